@@ -48,4 +48,5 @@ pub use matrix::{Triangle, kernel_matrix, kernel_matrix_sym, kernel_times};
 pub use metric::{Metric, Prepared};
 pub use ridge::{
     DirectSolver, KernelModel, KernelRidgeParams, KernelSolver, KernelSystem, SolverPrecision, SolverReport,
+    release_workspace,
 };

@@ -32,7 +32,7 @@ fn validate_inputs(kernel: &dyn Kernel, metric: &Metric, x: MatRef<'_, f64>) -> 
 /// second arguments with squared norms `nz`) into kernel values, in parallel over columns.
 pub fn apply_values(kernel: &dyn Kernel, block: MatMut<'_, f64>, nx: &[f64], nz: &[f64]) {
     block.par_col_iter_mut().enumerate().for_each(|(j, col)| {
-        let s = col.try_as_col_major_mut().expect("owned blocks are column-major").as_slice_mut();
+        let s = col.try_as_col_major_mut().expect("blocks are column-major").as_slice_mut();
         kernel.values_col(s, nx, nz[j]);
     });
 }
@@ -114,6 +114,47 @@ pub fn kernel_matrix_sym_prepared(kernel: &dyn Kernel, p: &Prepared, triangle: T
     k
 }
 
+/// Columns per panel of [`kernel_lower_f32_prepared`].
+const PANEL: usize = 256;
+
+/// Writes the lower triangle (with the diagonal) of `K(X, X)` into the `f32` matrix `out`
+/// (`n x n`; its strict upper triangle is not touched). Inner products and kernel values are computed
+/// in `f64`, panel by panel, so no `n x n` `f64` matrix is ever formed: memory is the `f32` output
+/// plus one `n x 256` `f64` panel.
+pub fn kernel_lower_f32_prepared(kernel: &dyn Kernel, p: &Prepared, mut out: MatMut<'_, f32>) {
+    let n = p.x.nrows();
+    assert!(out.nrows() == n && out.ncols() == n, "output must be n x n");
+    let mut panel = Mat::<f64>::zeros(n, PANEL.min(n.max(1)));
+    let mut j0 = 0;
+    while j0 < n {
+        let w = PANEL.min(n - j0);
+        let rows = n - j0;
+        let mut g = panel.as_mut().submatrix_mut(0, 0, rows, w);
+        faer::linalg::matmul::matmul(
+            g.as_mut(),
+            Accum::Replace,
+            p.xm.as_ref().subrows(j0, rows),
+            p.x.as_ref().subrows(j0, w).transpose(),
+            1.0,
+            default_par(),
+        );
+        let nx = &p.sq_norms[j0..];
+        let dst = out.as_mut().submatrix_mut(j0, j0, rows, w);
+        g.as_mut().par_col_iter_mut().zip(dst.par_col_iter_mut()).enumerate().for_each(
+            |(c, (gcol, dcol))| {
+                let gs = gcol.try_as_col_major_mut().expect("column-major").as_slice_mut();
+                let ds = dcol.try_as_col_major_mut().expect("column-major").as_slice_mut();
+                // rows c.. of this column are on or below the diagonal
+                kernel.values_col(&mut gs[c..], &nx[c..], nx[c]);
+                for (d, &v) in ds[c..].iter_mut().zip(&gs[c..]) {
+                    *d = v as f32;
+                }
+            },
+        );
+        j0 += w;
+    }
+}
+
 /// Copies the strict lower triangle into the upper triangle (blocked for cache efficiency).
 pub fn mirror_lower(mut k: MatMut<'_, f64>) {
     let n = k.nrows();
@@ -148,6 +189,9 @@ pub fn kernel_times(
     Ok(kernel_times_prepared(kernel, metric, x, &pz, v))
 }
 
+/// Entries per block of the streamed product (16 MB of `f64`: stays in the heap, reused per block).
+const STREAM_ENTRIES: usize = 1 << 21;
+
 /// [`kernel_times`] with the second argument prepared (no validation).
 pub fn kernel_times_prepared(
     kernel: &dyn Kernel,
@@ -158,14 +202,18 @@ pub fn kernel_times_prepared(
 ) -> Mat<f64> {
     let (n, m) = (x.nrows(), pz.x.nrows());
     let mut out = Mat::<f64>::zeros(n, v.ncols());
-    let rows = (BLOCK_ENTRIES / m.max(1)).clamp(1, n.max(1));
+    if n == 0 || m == 0 {
+        return out;
+    }
+    let rows = (STREAM_ENTRIES / m).clamp(32.min(n), n);
+    let mut buf = Mat::<f64>::zeros(rows, m);
     let mut start = 0;
     while start < n {
         let len = rows.min(n - start);
         let xb = x.subrows(start, len);
         let xm = metric.apply(xb);
         let nx = row_dots(xb, xm.as_ref());
-        let mut k = Mat::<f64>::zeros(len, m);
+        let mut k = buf.as_mut().subrows_mut(0, len);
         faer::linalg::matmul::matmul(
             k.as_mut(),
             Accum::Replace,

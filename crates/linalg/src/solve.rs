@@ -70,7 +70,10 @@ pub fn relative_residual(a: MatRef<'_, f64>, x: MatRef<'_, f64>, b: MatRef<'_, f
     if nb == 0.0 { r.norm_l2() } else { r.norm_l2() / nb }
 }
 
-fn cholesky_in_place<T: faer::traits::ComplexField<Real = T> + faer::traits::RealField>(
+/// In-place Cholesky factorisation `A = L L^T` of the lower triangle of `a` (the strict upper
+/// triangle is neither read nor written). On failure returns the index of the first non-positive
+/// pivot. Works for `f32` and `f64`.
+pub fn cholesky_in_place<T: faer::traits::ComplexField<Real = T> + faer::traits::RealField>(
     a: MatMut<'_, T>,
     par: Par,
 ) -> std::result::Result<(), usize> {
@@ -85,7 +88,13 @@ fn cholesky_in_place<T: faer::traits::ComplexField<Real = T> + faer::traits::Rea
     )
 }
 
-fn cholesky_solve_in_place<T: faer::traits::ComplexField>(l: MatRef<'_, T>, rhs: MatMut<'_, T>, par: Par) {
+/// Solves `L L^T X = B` in place (`rhs` holds `B` on entry and `X` on exit) with the factor from
+/// [`cholesky_in_place`].
+pub fn cholesky_solve_in_place<T: faer::traits::ComplexField>(
+    l: MatRef<'_, T>,
+    rhs: MatMut<'_, T>,
+    par: Par,
+) {
     let n = l.nrows();
     let req = llt::solve::solve_in_place_scratch::<T>(n, rhs.ncols(), par);
     let mut buf = MemBuffer::new(req);

@@ -58,6 +58,22 @@ impl Agop {
     }
 }
 
+/// `acc += g^T g` on the lower triangle only (half the flops of a GEMM).
+fn syrk_lower(acc: faer::MatMut<'_, f64>, g: MatRef<'_, f64>) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    matmul(
+        acc,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        g.transpose(),
+        BlockStructure::Rectangular,
+        g,
+        BlockStructure::Rectangular,
+        1.0,
+        default_par(),
+    );
+}
+
 /// Accumulates `sum g g^T` (or `sum g^2`) and per-output gradient sums over batches.
 ///
 /// ```
@@ -127,14 +143,7 @@ impl AgopAccumulator {
                 self.accumulate(j, h.subrows(j * b, b));
             }
         } else {
-            faer::linalg::matmul::matmul(
-                self.second.as_mut(),
-                Accum::Add,
-                h.transpose(),
-                h,
-                1.0,
-                default_par(),
-            );
+            syrk_lower(self.second.as_mut(), h);
             if self.options.centering {
                 for j in 0..self.c {
                     let blk = h.subrows(j * b, b);
@@ -158,14 +167,7 @@ impl AgopAccumulator {
                 self.second_diag[k] += s;
             }
         } else {
-            faer::linalg::matmul::matmul(
-                self.second.as_mut(),
-                Accum::Add,
-                g.transpose(),
-                g,
-                1.0,
-                default_par(),
-            );
+            syrk_lower(self.second.as_mut(), g);
         }
         if self.options.centering {
             for k in 0..self.d {
@@ -199,6 +201,12 @@ impl AgopAccumulator {
             Ok(Agop::Diagonal(v))
         } else {
             let mut m = &self.second * (1.0 / n);
+            // only the lower triangle was accumulated
+            for j in 0..self.d {
+                for i in 0..j {
+                    m[(i, j)] = m[(j, i)];
+                }
+            }
             if self.options.centering {
                 let means = &self.sums * (1.0 / n);
                 faer::linalg::matmul::matmul(

@@ -42,9 +42,10 @@ pub enum Selection {
     BestValidation,
 }
 
-/// Hyperparameters of a Recursive Feature Machine. Defaults follow the Science-paper code:
-/// Laplace `L = 10`, ridge `1e-3`, 5 updates, full `M`, centred AGOP off, `M = AGOP` (power 1),
-/// no normalisation.
+/// Hyperparameters of a Recursive Feature Machine. Defaults follow the maintained reference (xRFM):
+/// Laplace `L = 10`, ridge `1e-3`, 5 updates, full `M`, uncentred AGOP, `M = AGOP^{1/2}` rescaled to
+/// a largest entry of 1. (The Science-paper code used power 1 with the same rescaling; on
+/// `y = x1 x2` the square root reaches a test MSE about 6x lower at `n = 5000`.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfmParams {
     /// Kernel (its bandwidth included).
@@ -71,6 +72,10 @@ pub struct RfmParams {
     pub selection: Selection,
     /// Keep every metric `M_t` in the model.
     pub keep_history: bool,
+    /// Also compute the AGOP (and `next_metric`) after the last fit, so that every observed step
+    /// carries `M_{t+1}` (progress measures such as the grokking paper's are defined on it).
+    #[serde(default)]
+    pub agop_after_last_fit: bool,
 }
 
 impl Default for RfmParams {
@@ -81,13 +86,14 @@ impl Default for RfmParams {
             iters: 5,
             diag: false,
             centering: false,
-            power: 1.0,
-            normalization: Normalization::None,
+            power: 0.5,
+            normalization: Normalization::Max,
             agop_subsample: None,
             seed: 0,
             solver: DirectSolver::default(),
             selection: Selection::Last,
             keep_history: true,
+            agop_after_last_fit: false,
         }
     }
 }
@@ -116,6 +122,7 @@ impl RfmParams {
             iters: 30,
             centering: true,
             power: 0.5,
+            normalization: Normalization::None,
             ..Default::default()
         }
     }
@@ -143,6 +150,8 @@ impl RfmParams {
         with_selection, selection, Selection);
     setter!(/// Keep the metric history.
         with_keep_history, keep_history, bool);
+    setter!(/// Compute the AGOP after the last fit too.
+        with_agop_after_last_fit, agop_after_last_fit, bool);
 
     /// Checks every hyperparameter; each invalid value has its own message.
     pub fn validate(&self) -> Result<()> {
@@ -194,6 +203,7 @@ impl RfmParams {
         let mut best: Option<(f64, KernelModel, usize)> = None;
         let mut last_model = None;
         let mut warm: Option<Mat<f64>> = None;
+        let mut last_iter = 0;
         for t in 0..=self.iters {
             let t0 = Instant::now();
             if self.keep_history {
@@ -206,7 +216,11 @@ impl RfmParams {
             let solve_s = t0.elapsed().as_secs_f64();
             let model = KernelModel::from_parts(self.kernel, metric.clone(), prepared, alpha);
             let t1 = Instant::now();
-            let next = if t < self.iters { Some(self.update(&model, n, t)?) } else { None };
+            let next = if t < self.iters || self.agop_after_last_fit {
+                Some(self.update(&model, n, t)?)
+            } else {
+                None
+            };
             let agop_s = t1.elapsed().as_secs_f64();
             let validation_mse = match validation {
                 Some(v) => Some(mse(model.predict(v.x.as_ref())?.as_ref(), v.y.as_ref())),
@@ -224,23 +238,30 @@ impl RfmParams {
                 agop_seconds: agop_s,
             };
             let control = observer(&step);
-            if let Some(v) = validation_mse {
-                if best.as_ref().is_none_or(|(b, _, _)| v < *b) {
-                    best = Some((v, model.clone(), t));
-                }
+            if let Some(v) = validation_mse
+                && best.as_ref().is_none_or(|(b, _, _)| v < *b)
+            {
+                best = Some((v, model.clone(), t));
             }
             warm = Some(model.alpha.clone());
             last_model = Some(model);
+            last_iter = t;
             match next {
-                Some((m, _)) if control == Control::Continue => metric = m,
-                _ => break,
+                Some((m, _)) if control == Control::Continue && t < self.iters => metric = m,
+                Some((m, _)) => {
+                    if self.keep_history {
+                        history.push(m);
+                    }
+                    break;
+                }
+                None => break,
             }
         }
         let last = last_model.ok_or_else(|| invalid("iters", self.iters, "no fit was run"))?;
         let (model, selected_iter) = match (self.selection, best) {
             (Selection::BestValidation, Some((_, m, t))) => (m, t),
             _ => {
-                let t = history.len().saturating_sub(1);
+                let t = last_iter;
                 (last, t)
             }
         };
@@ -375,7 +396,8 @@ pub struct RfmModel {
     pub params: RfmParams,
     /// The selected kernel predictor (its metric is the learned feature matrix).
     pub model: KernelModel,
-    /// `M_0, M_1, ...` (when `keep_history`).
+    /// `M_0, M_1, ...` (when `keep_history`; with `agop_after_last_fit` it ends with the metric
+    /// computed after the last fit, which no fit used).
     pub history: Vec<Metric>,
     /// Which iteration `model` comes from.
     pub selected_iter: usize,

@@ -1,6 +1,6 @@
 //! Modular addition with RFM: prints test accuracy and timings per iteration.
 //!
-//! `cargo run --release -p rfm --example grokking_timing -- [p] [iters]`
+//! `cargo run --release -p rfm --example grokking -- [p] [iters]`
 use datasets::synthetic::{ModOp, ModularParams, modular_arithmetic};
 use kernels::Kernel;
 use rfm::measures::modular_circulant_deviation;
