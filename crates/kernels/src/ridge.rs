@@ -295,8 +295,10 @@ impl KernelRidgeParams {
     }
 }
 
-/// A fitted kernel predictor `f(x) = sum_i alpha_i k_M(x, x_i)`. Serializable.
+/// A fitted kernel predictor `f(x) = sum_i alpha_i k_M(x, x_i)`. Serializable; deserialisation
+/// validates the parts (shapes, finiteness, metric), so a corrupted file is an error, not a panic later.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "KernelModelRepr")]
 pub struct KernelModel {
     /// The kernel.
     pub kernel: KernelSpec,
@@ -312,6 +314,24 @@ pub struct KernelModel {
     prepared: Option<Prepared>,
 }
 
+/// The serialised form of a [`KernelModel`], validated by `TryFrom` on load.
+#[derive(Deserialize)]
+struct KernelModelRepr {
+    kernel: KernelSpec,
+    metric: Metric,
+    #[serde(with = "linalg::serde_mat")]
+    x_train: Mat<f64>,
+    #[serde(with = "linalg::serde_mat")]
+    alpha: Mat<f64>,
+}
+
+impl TryFrom<KernelModelRepr> for KernelModel {
+    type Error = KernelError;
+    fn try_from(r: KernelModelRepr) -> Result<Self> {
+        KernelModel::new(r.kernel, r.metric, r.x_train, r.alpha)
+    }
+}
+
 impl KernelModel {
     /// Assembles a model from a prepared training set and coefficients.
     pub fn from_parts(kernel: KernelSpec, metric: Metric, train: Prepared, alpha: Mat<f64>) -> Self {
@@ -322,13 +342,16 @@ impl KernelModel {
     pub fn new(kernel: KernelSpec, metric: Metric, x_train: Mat<f64>, alpha: Mat<f64>) -> Result<Self> {
         kernel.validate()?;
         check_data("training inputs", x_train.as_ref())?;
+        check_data("coefficients", alpha.as_ref())?;
         check_same_rows("coefficients vs training inputs", x_train.as_ref(), alpha.as_ref())?;
         metric.validate(x_train.ncols())?;
         let train = Prepared::new(x_train.as_ref(), &metric);
         Ok(Self::from_parts(kernel, metric, train, alpha))
     }
 
-    fn prepared(&self) -> std::borrow::Cow<'_, Prepared> {
+    /// The training inputs prepared in the model's metric (cached after a fit; rebuilt after
+    /// deserialisation).
+    pub fn prepared(&self) -> std::borrow::Cow<'_, Prepared> {
         match &self.prepared {
             Some(p) => std::borrow::Cow::Borrowed(p),
             None => std::borrow::Cow::Owned(Prepared::new(self.x_train.as_ref(), &self.metric)),
@@ -348,22 +371,17 @@ impl KernelModel {
     fn check_input(&self, x: MatRef<'_, f64>) -> Result<()> {
         check_data("inputs to predict", x)?;
         check_ncols("inputs to predict vs training dimension", x, self.dim())?;
+        // the public fields may have been changed after construction
+        check_same_rows("coefficients vs training inputs", self.x_train.as_ref(), self.alpha.as_ref())?;
+        linalg::validate::check_finite("coefficients", self.alpha.as_ref())?;
+        self.metric.validate(self.dim())?;
         Ok(())
     }
 
     /// Predictions `K(X, X_train) alpha` (`m x c`), streamed in blocks.
     pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         self.check_input(x)?;
-        if self.alpha.as_ref().is_all_finite() {
-            Ok(kernel_times_prepared(&self.kernel, &self.metric, x, &self.prepared(), self.alpha.as_ref()))
-        } else {
-            Err(KernelError::Linalg(linalg::LinalgError::NonFinite {
-                name: "model coefficients".into(),
-                row: 0,
-                col: 0,
-                value: f64::NAN,
-            }))
-        }
+        Ok(kernel_times_prepared(&self.kernel, &self.metric, x, &self.prepared(), self.alpha.as_ref()))
     }
 
     /// Input gradients `grad f_j(x_s)`: one `m x d` matrix per output `j` (closed form).

@@ -126,9 +126,12 @@ impl AgopAccumulator {
             ));
         }
         let b = grads.first().map(|g| g.nrows()).unwrap_or(0);
-        for (j, g) in grads.iter().enumerate() {
+        // check every block before touching the sums, so a rejected batch changes nothing
+        for g in grads {
             linalg::validate::check_shape("gradient block", *g, b, self.d)?;
             linalg::validate::check_finite("gradients", *g)?;
+        }
+        for (j, g) in grads.iter().enumerate() {
             self.accumulate(j, *g);
         }
         self.count += b;
@@ -242,6 +245,11 @@ pub fn kernel_agop(
 ) -> Result<Agop> {
     let d = train.x.ncols();
     let c = alpha.ncols();
+    linalg::validate::check_same_rows("AGOP: coefficients vs training inputs", train.x.as_ref(), alpha)?;
+    linalg::validate::check_ncols("AGOP: evaluation points vs training dimension", eval.x.as_ref(), d)?;
+    linalg::validate::check_finite("AGOP: coefficients", alpha)?;
+    metric.validate(d)?;
+    kernel.validate()?;
     let ctx = GradientContext::new(kernel, train, alpha);
     let batch = ctx.batch_size(batch_entries.max(1));
     let n_eval = eval.x.nrows();

@@ -191,8 +191,11 @@ impl RfmParams {
         linalg::validate::check_data("training targets", y)?;
         linalg::validate::check_same_rows("training targets vs inputs", x, y)?;
         if let Some(v) = validation {
+            linalg::validate::check_data("validation inputs", v.x.as_ref())?;
+            linalg::validate::check_data("validation targets", v.y.as_ref())?;
             linalg::validate::check_ncols("validation inputs", v.x.as_ref(), x.ncols())?;
             linalg::validate::check_ncols("validation targets", v.y.as_ref(), y.ncols())?;
+            linalg::validate::check_same_rows("validation targets vs inputs", v.x.as_ref(), v.y.as_ref())?;
         }
         if self.selection == Selection::BestValidation && validation.is_none() {
             return Err(invalid("selection", "BestValidation", "needs validation data"));
@@ -270,25 +273,26 @@ impl RfmParams {
 
     /// AGOP of `model` and the next metric.
     fn update(&self, model: &KernelModel, n: usize, t: usize) -> Result<(Metric, Agop)> {
-        let train = Prepared::new(model.x_train.as_ref(), &model.metric);
-        let eval = match self.agop_subsample {
+        let train = model.prepared();
+        let subsample = match self.agop_subsample {
             Some(s) if s < n => {
                 let mut rng =
                     linalg::random::rng(self.seed.wrapping_add(t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let mut idx = sample(&mut rng, n, s).into_vec();
                 idx.sort_unstable();
                 let rows = Mat::from_fn(s, model.x_train.ncols(), |i, j| model.x_train[(idx[i], j)]);
-                Prepared::new(rows.as_ref(), &model.metric)
+                Some(Prepared::new(rows.as_ref(), &model.metric))
             }
-            _ => train.clone(),
+            _ => None,
         };
+        let eval: &Prepared = subsample.as_ref().unwrap_or(&train);
         let options = AgopOptions { centering: self.centering, diag: self.diag };
         let agop = kernel_agop(
             &model.kernel,
             &model.metric,
             &train,
             model.alpha.as_ref(),
-            &eval,
+            eval,
             options,
             AGOP_BATCH_ENTRIES,
         )?;

@@ -5,6 +5,20 @@
 //! iterations and then jumps to ~1, while two progress measures move steadily all along: the
 //! circulant deviation of the learned feature matrix falls and its alignment with the final feature
 //! matrix rises.
+//!
+//! Row `t` of the output describes the predictor `f_t` fitted with `M_t`, and the feature matrix
+//! `M_{t+1} = AGOP(f_t)^{1/2}` learned from it (as in the paper, accuracy is measured before the
+//! update). Claims checked:
+//!
+//! * `train_fit_perfect`: training accuracy 1 at every iteration (ridgeless interpolation);
+//! * `test_flat_early`: test accuracy below 0.05 (plus the share of zero-operand pairs, which `*` and
+//!   `/` learn at once) for the first 8 iterations (5 in `--quick`);
+//! * `sharp_transition`: the best test accuracy reaches 0.95, and the rise from 10% to 90% of the
+//!   way takes fewer iterations than the plateau before it;
+//! * `circulant_deviation_falls`: the deviation of the last `M` is at most 30% of the first one
+//!   (after discrete-log reordering for `*` and `/`);
+//! * `alignment_rises`: while the test accuracy is still flat, the alignment of `M_{t+1}` with the
+//!   final feature matrix has already grown by more than 0.05 (hidden progress).
 use crate::cli::CommonArgs;
 use crate::report::{Colormap, LinePlot, Report, Series};
 use anyhow::{Context, bail};
@@ -26,7 +40,7 @@ pub struct GrokkingArgs {
     /// Operation: add, sub, mul or div.
     #[arg(long, default_value = "add", value_parser = parse_op)]
     pub op: ModOp,
-    /// Fraction of all pairs used for training, in (0, 1) [default: 0.5; quick: 0.6].
+    /// Fraction of all pairs used for training, in (0, 1) [default: 0.5; quick: 0.7].
     #[arg(long, allow_negative_numbers = true)]
     pub train_fraction: Option<f64>,
     /// Number of RFM iterations (kernel fits) [default: 30; quick: 15].
@@ -93,7 +107,7 @@ impl GrokkingArgs {
                 "--prime {p} is too large for this CPU reproduction (the kernel system has p^2/2 rows); use p <= 400"
             );
         }
-        let r = self.train_fraction.unwrap_or(if quick { 0.6 } else { 0.5 });
+        let r = self.train_fraction.unwrap_or(if quick { 0.7 } else { 0.5 });
         if !(r.is_finite() && r > 0.0 && r < 1.0) {
             bail!("--train-fraction {r} must be strictly between 0 and 1");
         }
@@ -124,7 +138,7 @@ impl GrokkingArgs {
             power: self.power,
             centering: !self.no_centering,
             seed: common.seed,
-            flat_iters: if quick { 3 } else { 8 },
+            flat_iters: if quick { 5 } else { 8 },
             quick,
         })
     }
@@ -315,7 +329,7 @@ fn claims(
     let hi = floor + 0.9 * (1.0 - floor);
     let (t_lo, t_hi) = (first_at_least(&test, lo), first_at_least(&test, hi));
     let sharp = match (t_lo, t_hi) {
-        (Some(a), Some(b)) => best >= 0.95 && b - a <= 8 && b - a < a.max(1),
+        (Some(a), Some(b)) => best >= 0.95 && b - a < a.max(1),
         _ => false,
     };
     report.claim(
@@ -384,6 +398,8 @@ fn write_outputs(
     report.grid_plot("grokking.svg", "RFM grokking modular arithmetic", &[acc, loss, progress], 3);
     let p = cfg.prime;
     report.heatmap("feature_matrix.png", final_m.as_ref(), "final feature matrix M", Colormap::Auto);
+    let cross = rfm::measures::cross_block(final_m.as_ref(), p)?;
+    report.heatmap("feature_block.png", cross.as_ref(), "bottom-left block of M", Colormap::Auto);
     if matches!(cfg.op, ModOp::Mul | ModOp::Div) {
         let block = rfm::measures::cross_block(final_m.as_ref(), p)?;
         let g = datasets::synthetic::smallest_generator(p)?;
