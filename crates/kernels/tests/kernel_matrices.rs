@@ -4,6 +4,8 @@
 //! triangle, the `f32` lower triangle and the streamed product `K(X, Z) V` against the full matrix.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+use common::{data, metric};
 use faer::{Mat, MatRef};
 use kernels::matrix::kernel_lower_f32_prepared;
 use kernels::{
@@ -119,26 +121,6 @@ fn near_duplicate(m: MatRef<'_, f64>, x: &[f64], z: &[f64]) -> bool {
 
 fn row(x: MatRef<'_, f64>, i: usize) -> Vec<f64> {
     (0..x.ncols()).map(|k| x[(i, k)]).collect()
-}
-
-/// A metric of kind `which` (0 Euclidean, 1 diagonal, 2 full) for dimension `d`.
-fn metric(which: usize, d: usize, seed: u64) -> Metric {
-    match which {
-        0 => Metric::Euclidean,
-        1 => {
-            let w = gaussian_mat(d, 1, seed ^ 0xd1a9);
-            Metric::Diagonal((0..d).map(|i| (0.7 * w[(i, 0)]).exp()).collect())
-        }
-        _ => {
-            let g = gaussian_mat(d, d, seed ^ 0xf011);
-            Metric::Mahalanobis((&g * g.transpose()) * (1.0 / d as f64))
-        }
-    }
-}
-
-/// `n x d` standard Gaussian rows scaled by `1/sqrt(d)` (so `||x||^2` is about 1).
-fn data(n: usize, d: usize, seed: u64) -> Mat<f64> {
-    gaussian_mat(n, d, seed) * (1.0 / (d as f64).sqrt())
 }
 
 fn max_entry(k: MatRef<'_, f64>) -> f64 {

@@ -4,6 +4,8 @@
 //! serde round trip of a fitted model.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+use common::{data, metric, rel};
 use faer::{Mat, MatRef};
 use kernels::{
     DirectSolver, GaussianConvention, GradStructure, GradientContext, Kernel, KernelError, KernelModel,
@@ -26,28 +28,6 @@ fn all_kernels(l: f64) -> Vec<KernelSpec> {
         KernelSpec::Quadratic(Quadratic { scale: 3.0 }),
         KernelSpec::NtkRelu(NtkRelu),
     ]
-}
-
-fn metric(which: usize, d: usize, seed: u64) -> Metric {
-    match which {
-        0 => Metric::Euclidean,
-        1 => {
-            let w = gaussian_mat(d, 1, seed ^ 0xd1a9);
-            Metric::Diagonal((0..d).map(|i| (0.7 * w[(i, 0)]).exp()).collect())
-        }
-        _ => {
-            let g = gaussian_mat(d, d, seed ^ 0xf011);
-            Metric::Mahalanobis((&g * g.transpose()) * (1.0 / d as f64))
-        }
-    }
-}
-
-fn data(n: usize, d: usize, seed: u64) -> Mat<f64> {
-    gaussian_mat(n, d, seed) * (1.0 / (d as f64).sqrt())
-}
-
-fn rel(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
-    (a - b).norm_l2() / b.norm_l2().max(f64::MIN_POSITIVE)
 }
 
 /// Central finite differences of `model` at the rows of `x`: one `m x d` matrix per output.

@@ -24,8 +24,8 @@ use crate::report::{Colormap, LinePlot, Report, Series};
 use anyhow::{Context, bail};
 use datasets::synthetic::{ModOp, ModularParams, is_prime, modular_arithmetic};
 use kernels::{Kernel, KernelSpec};
+use rfm::RfmParams;
 use rfm::measures::{agop_alignment, modular_circulant_deviation, reorder_discrete_log};
-use rfm::{Control, RfmParams};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -218,7 +218,7 @@ pub fn run(args: &GrokkingArgs, common: &CommonArgs) -> anyhow::Result<ExitCode>
     let mut err: Option<anyhow::Error> = None;
     let mut t_iter = Instant::now();
     let fitted = params.fit_with(&data.train, None, &params.solver, &mut |step| {
-        let res = (|| -> anyhow::Result<()> {
+        let control = super::observe(&mut err, || {
             let ptrain = step.model.predict(data.train.x.as_ref())?;
             let ptest = step.model.predict(data.test.x.as_ref())?;
             let next = step.next_metric.context("feature matrix after the fit")?.to_matrix(2 * p);
@@ -250,15 +250,9 @@ pub fn run(args: &GrokkingArgs, common: &CommonArgs) -> anyhow::Result<ExitCode>
             rows.push(row);
             next_ms.push(next);
             Ok(())
-        })();
+        });
         t_iter = Instant::now();
-        match res {
-            Ok(()) => Control::Continue,
-            Err(e) => {
-                err = Some(e);
-                Control::Stop
-            }
-        }
+        control
     });
     bar.finish();
     if let Some(e) = err {

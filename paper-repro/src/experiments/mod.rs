@@ -2,3 +2,18 @@
 //! `src/bin/` calls and that tests call in quick mode.
 pub mod grokking;
 pub mod rfm_tool;
+
+/// Runs one observer step of an iterative fit. Observers cannot return errors, so an error is kept
+/// in `err` and the fit is asked to stop; the caller returns it after the fit.
+pub(crate) fn observe(
+    err: &mut Option<anyhow::Error>,
+    step: impl FnOnce() -> anyhow::Result<()>,
+) -> rfm::Control {
+    match step() {
+        Ok(()) => rfm::Control::Continue,
+        Err(e) => {
+            *err = Some(e);
+            rfm::Control::Stop
+        }
+    }
+}

@@ -8,7 +8,7 @@ use datasets::{Dataset, Standardizer, load, unit_norm_rows};
 use faer::Mat;
 use kernels::{DirectSolver, Kernel, KernelSpec, SolverPrecision};
 use linalg::solve::Precision;
-use rfm::{Control, Normalization, RfmParams};
+use rfm::{Normalization, RfmParams};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -413,7 +413,7 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
     let (train_ref, test_ref) = (&problem.train, &problem.test);
     let ridge = args.ridge;
     let fitted = params.fit_with(train_ref, None, &params.solver, &mut |step| {
-        let res = (|| -> anyhow::Result<()> {
+        super::observe(&mut err, || {
             // training predictions from the solve: K alpha = Y - ridge alpha
             let train_pred = &train_ref.y - &step.model.alpha * ridge;
             let train_mse = rfm::mse(train_pred.as_ref(), train_ref.y.as_ref());
@@ -447,14 +447,7 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
             bar.inc(1);
             rows.push(row);
             Ok(())
-        })();
-        match res {
-            Ok(()) => Control::Continue,
-            Err(e) => {
-                err = Some(e);
-                Control::Stop
-            }
-        }
+        })
     });
     bar.finish();
     if let Some(e) = err {
