@@ -1,7 +1,11 @@
 //! One module per paper: each exposes its clap arguments and a `run` function that the binary in
 //! `src/bin/` calls and that tests call in quick mode.
 pub mod grokking;
+pub mod lin_rfm;
+pub mod more_is_better;
+pub mod nystrom_precond;
 pub mod rfm_tool;
+pub mod rkbs_mirror_descent;
 
 /// Runs one observer step of an iterative fit. Observers cannot return errors, so an error is kept
 /// in `err` and the fit is asked to stop; the caller returns it after the fit.

@@ -1,0 +1,3 @@
+//! Random-feature ridge regression and its eigenframework theory (test/train risk predictions)
+//!
+//! (work in progress)

@@ -1,0 +1,3 @@
+//! Mirror descent in p-norm reproducing kernel Banach spaces
+//!
+//! (work in progress)
