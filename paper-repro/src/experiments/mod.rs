@@ -1,5 +1,6 @@
 //! One module per paper: each exposes its clap arguments and a `run` function that the binary in
 //! `src/bin/` calls and that tests call in quick mode.
+pub mod catapults;
 pub mod grokking;
 pub mod lin_rfm;
 pub mod more_is_better;

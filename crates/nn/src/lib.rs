@@ -1,0 +1,3 @@
+//! Small neural networks on faer.
+//!
+//! (work in progress)
