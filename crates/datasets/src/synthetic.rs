@@ -695,6 +695,75 @@ pub fn gaussian_mixture(n: usize, d: usize, n_classes: usize, separation: f64, s
     Dataset::classification("gaussian_mixture", x, labels, n_classes)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Star images (local signal)
+// ---------------------------------------------------------------------------------------------
+
+/// The offsets of the 5 x 5 star (asterisk) motif: the centre, and arms of length 2 along the row,
+/// the column and both diagonals (17 pixels).
+pub const STAR_OFFSETS: [(i32, i32); 17] = [
+    (0, 0),
+    (0, 1),
+    (0, 2),
+    (0, -1),
+    (0, -2),
+    (1, 0),
+    (2, 0),
+    (-1, 0),
+    (-2, 0),
+    (1, 1),
+    (2, 2),
+    (-1, -1),
+    (-2, -2),
+    (1, -1),
+    (2, -2),
+    (-1, 1),
+    (-2, 2),
+];
+
+/// The Star task of the ConvRFM paper (grayscale): `size x size` images of `N(0, noise^2)` pixels;
+/// class 1 (odd rows) also carries a small star (value 1 on the [`STAR_OFFSETS`] pixels) at a
+/// uniformly random position fully inside the image, class 0 (even rows) is pure noise. Rows are
+/// images in row-major order (`size^2` columns); `y` is one-hot over the 2 classes.
+///
+/// Fails unless `n >= 2`, `size >= 5` and `noise` is finite and `>= 0`.
+///
+/// ```
+/// let data = datasets::synthetic::star_images(10, 8, 0.3, 1).unwrap();
+/// assert_eq!((data.n(), data.d(), data.c()), (10, 64, 2));
+/// ```
+pub fn star_images(n: usize, size: usize, noise: f64, seed: u64) -> Result<Dataset> {
+    if n < 2 {
+        return Err(DatasetError::param("n", n, "need at least 2 images (one per class)"));
+    }
+    if size < 5 {
+        return Err(DatasetError::param("size", size, "images must be at least 5 x 5 to hold the star"));
+    }
+    if !(noise.is_finite() && noise >= 0.0) {
+        return Err(DatasetError::param("noise", noise, "must be finite and >= 0"));
+    }
+    let mut r = rng(seed);
+    let mut x = Mat::<f64>::zeros(n, size * size);
+    let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    for i in 0..n {
+        for j in 0..size * size {
+            let e: f64 = StandardNormal.sample(&mut r);
+            x[(i, j)] = noise * e;
+        }
+        if labels[i] == 1 {
+            let lo = 2;
+            let hi = size - 2; // exclusive upper bound of the centre
+            let ci = lo + (rand::Rng::random_range(&mut r, 0..(hi - lo)));
+            let cj = lo + (rand::Rng::random_range(&mut r, 0..(hi - lo)));
+            for (di, dj) in STAR_OFFSETS {
+                let (a, b) = ((ci as i32 + di) as usize, (cj as i32 + dj) as usize);
+                x[(i, a * size + b)] = 1.0;
+            }
+        }
+    }
+    Dataset::classification("star", x, labels, 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

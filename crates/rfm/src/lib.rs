@@ -24,6 +24,9 @@
 #![deny(missing_docs)]
 
 pub mod agop;
+pub mod collapse;
+pub mod conv;
+pub mod deep;
 pub mod error;
 pub mod measures;
 pub mod rfm;

@@ -1,9 +1,11 @@
 //! One module per paper: each exposes its clap arguments and a `run` function that the binary in
 //! `src/bin/` calls and that tests call in quick mode.
 pub mod catapults;
+pub mod conv_rfm;
 pub mod grokking;
 pub mod lin_rfm;
 pub mod more_is_better;
+pub mod neural_collapse;
 pub mod nystrom_precond;
 pub mod rfm_tool;
 pub mod rkbs_mirror_descent;
