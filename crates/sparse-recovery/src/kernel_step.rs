@@ -1,0 +1,313 @@
+//! The two building blocks every iteration of lin-RFM and IRLS shares.
+//!
+//! * [`kernel_regression_rows`]: for every row `i`, solve `(K[Omega_i, Omega_i] + reg I) a_i = y_i`
+//!   (a small dense Cholesky) and predict the row `a_i^T K[Omega_i, :]`. Rows run in parallel
+//!   (rayon); the prediction is accumulated tile by tile over the columns so that the kernel columns
+//!   read by a block of rows stay in cache. Cost: `sum_i |Omega_i|^3 / 3 + nnz * d2`.
+//! * [`agop_rows`]: `G = Yhat^T Yhat / d1` by a lower-triangle GEMM (faer), mirrored.
+//!
+//! The prediction is a row-major `d1 x d2` buffer (`Vec<f64>`); view it with
+//! [`faer::MatRef::from_row_major_slice`].
+use crate::error::{Result, SparseRecoveryError};
+use crate::observations::Observations;
+use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+use faer::{Accum, Mat, MatRef};
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Output columns processed per pass over a block of rows (keeps `d2 x TILE` of the kernel hot).
+const TILE: usize = 256;
+/// Rows per rayon task.
+const ROW_BLOCK: usize = 8;
+
+/// `out += a0 x0 + a1 x1 + a2 x2 + a3 x3` (compiled for AVX-512 / AVX2 / SSE, chosen at run time).
+#[multiversion(targets = "simd")]
+fn axpy4(out: &mut [f64], a: [f64; 4], x0: &[f64], x1: &[f64], x2: &[f64], x3: &[f64]) {
+    let n = out.len();
+    let (x0, x1, x2, x3) = (&x0[..n], &x1[..n], &x2[..n], &x3[..n]);
+    for t in 0..n {
+        out[t] += a[0] * x0[t] + a[1] * x1[t] + a[2] * x2[t] + a[3] * x3[t];
+    }
+}
+
+#[multiversion(targets = "simd")]
+fn axpy1(out: &mut [f64], a: f64, x: &[f64]) {
+    let n = out.len();
+    let x = &x[..n];
+    for t in 0..n {
+        out[t] += a * x[t];
+    }
+}
+
+/// In-place Cholesky of the row-major `m x m` matrix `a` (lower triangle used and overwritten).
+/// Returns `false` when a pivot is not positive and finite.
+fn cholesky(a: &mut [f64], m: usize) -> bool {
+    for j in 0..m {
+        let mut d = a[j * m + j];
+        for k in 0..j {
+            d -= a[j * m + k] * a[j * m + k];
+        }
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let d = d.sqrt();
+        a[j * m + j] = d;
+        for i in (j + 1)..m {
+            let mut s = a[i * m + j];
+            for k in 0..j {
+                s -= a[i * m + k] * a[j * m + k];
+            }
+            a[i * m + j] = s / d;
+        }
+    }
+    true
+}
+
+/// Solves `L L^T x = b` in place (row-major lower factor from [`cholesky`]).
+fn cholesky_solve(l: &[f64], m: usize, b: &mut [f64]) {
+    for i in 0..m {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= l[i * m + k] * b[k];
+        }
+        b[i] = s / l[i * m + i];
+    }
+    for i in (0..m).rev() {
+        let mut s = b[i];
+        for k in (i + 1)..m {
+            s -= l[k * m + i] * b[k];
+        }
+        b[i] = s / l[i * m + i];
+    }
+}
+
+/// Checks that `kernel` is a `d2 x d2` column-major matrix.
+fn check_kernel(kernel: &Mat<f64>, d2: usize) -> Result<()> {
+    if kernel.nrows() != d2 || kernel.ncols() != d2 {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "kernel on column indices".into(),
+            expected: format!("{d2} x {d2}"),
+            got: format!("{} x {}", kernel.nrows(), kernel.ncols()),
+        });
+    }
+    Ok(())
+}
+
+/// Row-wise kernel ridge regression on the observed entries (see the module docs).
+///
+/// `kernel` is the symmetric `d2 x d2` kernel on column indices (`K = M^T M`), `obs` the training
+/// entries, `reg >= 0` the ridge, `out` a row-major `d1 x d2` buffer that receives the prediction.
+/// With `replace`, the observed entries of the prediction are overwritten with the observed values.
+///
+/// Returns the sum over training entries of the squared residual of the fit *before* replacement
+/// (`reg^2 ||a_i||^2` summed over rows).
+///
+/// Errors: shape mismatch, negative ridge, or a row system that is not positive definite (raise
+/// `reg`).
+///
+/// ```
+/// use faer::Mat;
+/// use sparse_recovery::{Observations, kernel_step::kernel_regression_rows};
+/// // identity kernel: every row predicts y / (1 + reg) on its observed entries, 0 elsewhere
+/// let obs = Observations::from_triplets(2, 2, &[(0, 1, 2.0), (1, 0, 4.0)]).unwrap();
+/// let mut out = vec![0.0; 4];
+/// kernel_regression_rows(&Mat::identity(2, 2), &obs, 1.0, false, &mut out).unwrap();
+/// let want = [0.0, 1.0, 2.0, 0.0];
+/// assert!(out.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12));
+/// ```
+pub fn kernel_regression_rows(
+    kernel: &Mat<f64>,
+    obs: &Observations,
+    reg: f64,
+    replace: bool,
+    out: &mut [f64],
+) -> Result<f64> {
+    let (d1, d2) = (obs.d1(), obs.d2());
+    check_kernel(kernel, d2)?;
+    crate::error::check_nonnegative("reg", reg)?;
+    if out.len() != d1 * d2 {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "prediction buffer".into(),
+            expected: format!("{} entries ({d1} x {d2})", d1 * d2),
+            got: format!("{} entries", out.len()),
+        });
+    }
+    let cols: Vec<&[f64]> = (0..d2).map(|j| kernel.col_as_slice(j)).collect();
+    out.par_chunks_mut(d2 * ROW_BLOCK)
+        .enumerate()
+        .map(|(b, chunk)| -> Result<f64> {
+            let r0 = b * ROW_BLOCK;
+            let nrows = chunk.len() / d2;
+            let mut coefs: Vec<Vec<f64>> = Vec::with_capacity(nrows);
+            let mut kbuf: Vec<f64> = Vec::new();
+            let mut resid = 0.0;
+            for r in 0..nrows {
+                let (idx, vals) = obs.row(r0 + r);
+                let m = idx.len();
+                kbuf.clear();
+                kbuf.resize(m * m, 0.0);
+                for (p, &jp) in idx.iter().enumerate() {
+                    let col = cols[jp];
+                    for (q, &jq) in idx.iter().enumerate().take(p + 1) {
+                        kbuf[p * m + q] = col[jq];
+                    }
+                    kbuf[p * m + p] += reg;
+                }
+                if !cholesky(&mut kbuf, m) {
+                    return Err(SparseRecoveryError::NotPositiveDefinite {
+                        context: format!("kernel regression of row {}", r0 + r),
+                        n: m,
+                        hint: format!("the ridge {reg:e} is too small for this kernel; increase reg"),
+                    });
+                }
+                let mut a = vals.to_vec();
+                cholesky_solve(&kbuf, m, &mut a);
+                resid += reg * reg * a.iter().map(|x| x * x).sum::<f64>();
+                coefs.push(a);
+            }
+            chunk.fill(0.0);
+            let mut t0 = 0;
+            while t0 < d2 {
+                let t1 = (t0 + TILE).min(d2);
+                for r in 0..nrows {
+                    let (idx, _) = obs.row(r0 + r);
+                    let a = &coefs[r];
+                    let o = &mut chunk[r * d2 + t0..r * d2 + t1];
+                    let mut k = 0;
+                    while k + 4 <= idx.len() {
+                        axpy4(
+                            o,
+                            [a[k], a[k + 1], a[k + 2], a[k + 3]],
+                            &cols[idx[k]][t0..t1],
+                            &cols[idx[k + 1]][t0..t1],
+                            &cols[idx[k + 2]][t0..t1],
+                            &cols[idx[k + 3]][t0..t1],
+                        );
+                        k += 4;
+                    }
+                    while k < idx.len() {
+                        axpy1(o, a[k], &cols[idx[k]][t0..t1]);
+                        k += 1;
+                    }
+                }
+                t0 = t1;
+            }
+            if replace {
+                for r in 0..nrows {
+                    let (idx, vals) = obs.row(r0 + r);
+                    for (&j, &v) in idx.iter().zip(vals) {
+                        chunk[r * d2 + j] = v;
+                    }
+                }
+            }
+            Ok(resid)
+        })
+        .try_reduce(|| 0.0, |a, b| Ok(a + b))
+}
+
+/// `G = Yhat^T Yhat / d1` for a row-major `d1 x d2` prediction (symmetric, PSD up to round-off).
+///
+/// Errors: `pred.len() != d1 * d2` or `d1 = 0`.
+pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
+    if d1 == 0 || pred.len() != d1 * d2 {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "prediction buffer".into(),
+            expected: format!("{} entries ({d1} x {d2}, d1 >= 1)", d1 * d2),
+            got: format!("{} entries", pred.len()),
+        });
+    }
+    let y = MatRef::from_row_major_slice(pred, d1, d2);
+    Ok(gram(y, 1.0 / d1 as f64))
+}
+
+/// `scale * A^T A` (lower triangle by GEMM, then mirrored).
+pub fn gram(a: MatRef<'_, f64>, scale: f64) -> Mat<f64> {
+    let n = a.ncols();
+    let mut g = Mat::<f64>::zeros(n, n);
+    matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        a,
+        BlockStructure::Rectangular,
+        scale,
+        linalg::default_par(),
+    );
+    mirror_lower(&mut g);
+    g
+}
+
+/// Copies the lower triangle onto the upper one.
+pub(crate) fn mirror_lower(g: &mut Mat<f64>) {
+    let n = g.nrows();
+    for j in 0..n {
+        for i in (j + 1)..n {
+            g[(j, i)] = g[(i, j)];
+        }
+    }
+}
+
+/// `A A` for symmetric `A` (result symmetrised exactly).
+pub fn sym_square(a: &Mat<f64>) -> Mat<f64> {
+    let n = a.nrows();
+    let mut g = Mat::<f64>::zeros(n, n);
+    matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.as_ref(),
+        BlockStructure::Rectangular,
+        a.as_ref(),
+        BlockStructure::Rectangular,
+        1.0,
+        linalg::default_par(),
+    );
+    mirror_lower(&mut g);
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::linalg::solvers::Solve;
+
+    #[test]
+    fn cholesky_solves_small_system() {
+        let mut a = vec![4.0, 0.0, 2.0, 3.0];
+        assert!(cholesky(&mut a, 2));
+        let mut b = vec![6.0, 5.0];
+        cholesky_solve(&a, 2, &mut b);
+        // [[4,2],[2,3]] x = [6,5] -> x = [1, 1]
+        assert!((b[0] - 1.0).abs() < 1e-14 && (b[1] - 1.0).abs() < 1e-14);
+        let mut bad = vec![0.0, 0.0, 0.0, 1.0];
+        assert!(!cholesky(&mut bad, 2));
+    }
+
+    #[test]
+    fn rows_match_dense_kernel_regression() {
+        let (d1, d2) = (7, 9);
+        let g = linalg::random::gaussian_mat(d2, d2 + 2, 3);
+        let k = &g * g.transpose();
+        let t: Vec<(usize, usize, f64)> = (0..d1)
+            .flat_map(|i| {
+                (0..d2).filter(move |j| (i * 3 + j * 5) % 4 == 0).map(move |j| (i, j, (i + j) as f64))
+            })
+            .collect();
+        let obs = Observations::from_triplets(d1, d2, &t).unwrap();
+        let mut out = vec![0.0; d1 * d2];
+        kernel_regression_rows(&k, &obs, 0.1, false, &mut out).unwrap();
+        for i in 0..d1 {
+            let (idx, vals) = obs.row(i);
+            let m = idx.len();
+            let kk = Mat::from_fn(m, m, |p, q| k[(idx[p], idx[q])] + if p == q { 0.1 } else { 0.0 });
+            let y = Mat::from_fn(m, 1, |p, _| vals[p]);
+            let a = kk.llt(faer::Side::Lower).unwrap().solve(&y);
+            for j in 0..d2 {
+                let pred: f64 = (0..m).map(|p| a[(p, 0)] * k[(idx[p], j)]).sum();
+                assert!((pred - out[i * d2 + j]).abs() < 1e-9, "({i},{j})");
+            }
+        }
+    }
+}
