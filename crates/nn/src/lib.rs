@@ -5,6 +5,11 @@
 //! parameter gradients (Jacobians), the empirical neural tangent kernel and its top eigenvalues,
 //! per-sample input gradients and the AGOP of a network.
 //!
+//! * [`layers`]: `Linear` (with or without bias), activations (ReLU, GELU, quadratic), `LayerNorm`,
+//!   `Embedding`, learned positional embedding;
+//! * [`attention`]: causal multi-head self-attention with learned or fixed identity Q/K/V;
+//! * [`mlp`]: multi-layer perceptrons with per-sample input gradients (AGOP) and Jacobians (NTK);
+//! * [`gpt`]: a small pre-LN GPT-style decoder (token or continuous inputs);
 //! * [`ntk`]: the 2-layer NTK-parameterised ReLU network with closed-form Jacobian, tangent kernel
 //!   and input gradients (the catapult experiments);
 //! * [`loss`]: half-mean squared error, softmax and soft-label cross-entropy (with padding masks);
@@ -44,15 +49,23 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod attention;
 pub mod error;
+pub mod gpt;
 pub mod gradcheck;
+pub mod layers;
 pub mod loss;
+pub mod mlp;
 pub mod ntk;
 pub mod ops;
 pub mod optim;
 pub mod params;
 
+pub use attention::CausalSelfAttention;
 pub use error::{NnError, Result};
+pub use gpt::{Gpt, GptConfig};
+pub use layers::{Activation, Embedding, LayerNorm, Linear, PositionalEmbedding};
+pub use mlp::Mlp;
 pub use ntk::TwoLayerNtk;
 pub use optim::{Adam, LrSchedule, Optimizer, Sgd};
 pub use params::Parameters;

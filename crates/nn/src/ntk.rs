@@ -84,21 +84,41 @@ impl TwoLayerNtk {
 
     /// Predictions `f(X)` (`n x 1`).
     pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        Ok(self.forward(x)?.out)
+        self.check_x(x)?;
+        let (m, d) = (self.width() as f64, self.input_dim() as f64);
+        let mut u = Mat::<f64>::zeros(x.nrows(), self.width());
+        gemm(u.as_mut(), Accum::Replace, x, self.w.transpose(), 1.0 / d.sqrt());
+        for j in 0..u.ncols() {
+            for v in u.col_as_slice_mut(j) {
+                *v = v.max(0.0);
+            }
+        }
+        let mut out = Mat::<f64>::zeros(x.nrows(), 1);
+        gemm(out.as_mut(), Accum::Replace, u.as_ref(), self.a.as_ref(), 1.0 / m.sqrt());
+        Ok(out)
     }
 
     /// Gradients of `sum_i g_i f(x_i)` with respect to `[w, a]` (`g`: `n x 1`, e.g. the loss
     /// gradient with respect to the outputs). Two GEMMs, no per-sample loop.
-    pub fn backward(&self, x: MatRef<'_, f64>, cache: &NtkCache, g: MatRef<'_, f64>) -> Result<Vec<Mat<f64>>> {
+    pub fn backward(
+        &self,
+        x: MatRef<'_, f64>,
+        cache: &NtkCache,
+        g: MatRef<'_, f64>,
+    ) -> Result<Vec<Mat<f64>>> {
         check_shape("output gradient", g, x.nrows(), 1)?;
         check_shape("cached pre-activations", cache.u.as_ref(), x.nrows(), self.width())?;
         let (m, d) = (self.width() as f64, self.input_dim() as f64);
         let phi = crate::ops::map(cache.u.as_ref(), |v| v.max(0.0));
         let mut ga = Mat::<f64>::zeros(self.width(), 1);
         gemm(ga.as_mut(), Accum::Replace, phi.transpose(), g, 1.0 / m.sqrt());
-        let h = Mat::from_fn(x.nrows(), self.width(), |i, j| {
-            if cache.u[(i, j)] > 0.0 { g[(i, 0)] * self.a[(j, 0)] } else { 0.0 }
-        });
+        let gcol: Vec<f64> = (0..x.nrows()).map(|i| g[(i, 0)]).collect();
+        let mut h = self.relu_mask_times_a(&cache.u);
+        for j in 0..h.ncols() {
+            for (v, &gi) in h.col_as_slice_mut(j).iter_mut().zip(&gcol) {
+                *v *= gi;
+            }
+        }
         let mut gw = Mat::<f64>::zeros(self.width(), self.input_dim());
         gemm(gw.as_mut(), Accum::Replace, h.transpose(), x, 1.0 / (m * d).sqrt());
         Ok(vec![gw, ga])
@@ -159,15 +179,19 @@ impl TwoLayerNtk {
     pub fn ntk_from_cache(&self, x: MatRef<'_, f64>, cache: &NtkCache) -> Mat<f64> {
         let (n, m, d) = (x.nrows(), self.width(), self.input_dim() as f64);
         let phi = crate::ops::map(cache.u.as_ref(), |v| v.max(0.0));
-        let s = Mat::from_fn(n, m, |i, j| if cache.u[(i, j)] > 0.0 { self.a[(j, 0)] } else { 0.0 });
+        let s = self.relu_mask_times_a(&cache.u);
         let scale = 1.0 / (n * m) as f64;
-        let mut k = Mat::<f64>::zeros(n, n);
-        gemm(k.as_mut(), Accum::Replace, phi.as_ref(), phi.transpose(), scale);
-        let ss = matmul(s.as_ref(), s.transpose());
+        let mut k = matmul(s.as_ref(), s.transpose());
         let xx = matmul(x, x.transpose());
         for j in 0..n {
-            for i in 0..n {
-                k[(i, j)] += scale * ss[(i, j)] * xx[(i, j)] / d;
+            for (kv, &xv) in k.col_as_slice_mut(j).iter_mut().zip(xx.col_as_slice(j)) {
+                *kv *= xv / d;
+            }
+        }
+        gemm(k.as_mut(), Accum::Add, phi.as_ref(), phi.transpose(), 1.0);
+        for j in 0..n {
+            for kv in k.col_as_slice_mut(j) {
+                *kv *= scale;
             }
         }
         k
@@ -178,7 +202,7 @@ impl TwoLayerNtk {
     pub fn input_gradients(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let cache = self.forward(x)?;
         let (m, d) = (self.width(), self.input_dim());
-        let s = Mat::from_fn(x.nrows(), m, |i, j| if cache.u[(i, j)] > 0.0 { self.a[(j, 0)] } else { 0.0 });
+        let s = self.relu_mask_times_a(&cache.u);
         let mut g = Mat::<f64>::zeros(x.nrows(), d);
         gemm(g.as_mut(), Accum::Replace, s.as_ref(), self.w.as_ref(), 1.0 / ((m * d) as f64).sqrt());
         Ok(g)
@@ -188,6 +212,12 @@ impl TwoLayerNtk {
     pub fn agop(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let g = self.input_gradients(x)?;
         Ok(crate::analysis::agop_from_gradients(g.as_ref()))
+    }
+
+    /// `S_ij = a_j 1[u_ij > 0]` (`n x m`).
+    fn relu_mask_times_a(&self, u: &Mat<f64>) -> Mat<f64> {
+        let a: Vec<f64> = (0..self.width()).map(|j| self.a[(j, 0)]).collect();
+        crate::ops::map_cols(u.as_ref(), &a, |v, aj| if v > 0.0 { aj } else { 0.0 })
     }
 
     /// One plain gradient-descent step `theta <- theta - lr * grad` on the half-mean squared loss;

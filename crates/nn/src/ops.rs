@@ -6,7 +6,10 @@ use faer::{Accum, Mat, MatMut, MatRef};
 /// `dst = alpha * a * b` (`accum = Replace`) or `dst += alpha * a * b` (`Add`), with
 /// [`linalg::default_par`] parallelism.
 pub fn gemm(dst: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
-    let par = if a.nrows() * a.ncols() * b.ncols() < 32 * 1024 { faer::Par::Seq } else { linalg::default_par() };
+    // Small products run sequentially: threading them costs more than it saves (and callers often
+    // parallelise over independent runs already).
+    let par =
+        if a.nrows() * a.ncols() * b.ncols() < (1 << 22) { faer::Par::Seq } else { linalg::default_par() };
     faer::linalg::matmul::matmul(dst, accum, a, b, alpha, par);
 }
 
@@ -22,14 +25,38 @@ pub fn col_sums(a: MatRef<'_, f64>) -> Mat<f64> {
     Mat::from_fn(1, a.ncols(), |_, j| a.col(j).sum())
 }
 
-/// Applies `f` to every entry of `a`.
+/// Applies `f` to every entry of `a` (column by column over contiguous slices, so it vectorises).
 pub fn map(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| f(a[(i, j)]))
+    let mut out = a.to_owned();
+    for j in 0..out.ncols() {
+        for v in out.col_as_slice_mut(j) {
+            *v = f(*v);
+        }
+    }
+    out
 }
 
 /// Entry-wise `f(a_ij, b_ij)`; the shapes must agree (checked by the caller).
 pub fn zip(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| f(a[(i, j)], b[(i, j)]))
+    let mut out = a.to_owned();
+    for j in 0..out.ncols() {
+        let bj = b.col(j);
+        for (i, v) in out.col_as_slice_mut(j).iter_mut().enumerate() {
+            *v = f(*v, bj[i]);
+        }
+    }
+    out
+}
+
+/// `out_ij = f(a_ij, s_j)`: a per-column function of the entries (e.g. a masked column scaling).
+pub fn map_cols(a: MatRef<'_, f64>, s: &[f64], f: impl Fn(f64, f64) -> f64) -> Mat<f64> {
+    let mut out = a.to_owned();
+    for (j, &sj) in s.iter().enumerate().take(out.ncols()) {
+        for v in out.col_as_slice_mut(j) {
+            *v = f(*v, sj);
+        }
+    }
+    out
 }
 
 /// Fails unless `a` has exactly `cols` columns.

@@ -22,7 +22,9 @@ fn prepare(state: &mut Vec<Mat<f64>>, model: &dyn Parameters, grads: &[Mat<f64>]
     let params = model.params();
     check_grads_match(&params, grads)?;
     if let Some((k, g)) = grads.iter().enumerate().find(|(_, g)| !g.as_ref().is_all_finite()) {
-        return Err(crate::NnError::Diverged { context: format!("gradient {k} ({} x {})", g.nrows(), g.ncols()) });
+        return Err(crate::NnError::Diverged {
+            context: format!("gradient {k} ({} x {})", g.nrows(), g.ncols()),
+        });
     }
     if state.len() != params.len()
         || state.iter().zip(&params).any(|(s, p)| s.nrows() != p.nrows() || s.ncols() != p.ncols())
