@@ -57,10 +57,13 @@ impl RffKernel {
     /// convention, or Laplace; other kernels have no closed-form spectral sampler here).
     pub fn from_spec(spec: &kernels::KernelSpec) -> Result<Self> {
         match spec {
-            kernels::KernelSpec::Gaussian(g) => {
-                // exp(-gamma d^2) = exp(-d^2 / (2 L^2)) with L = 1 / sqrt(2 gamma)
-                Ok(RffKernel::Gaussian { bandwidth: 1.0 / (2.0 * g.gamma()).sqrt() })
-            }
+            kernels::KernelSpec::Gaussian(g) => Ok(RffKernel::Gaussian {
+                bandwidth: match g.convention {
+                    kernels::GaussianConvention::TwoLSquared => g.bandwidth,
+                    // exp(-gamma d^2) = exp(-d^2 / (2 L^2)) with L = 1 / sqrt(2 gamma)
+                    _ => 1.0 / (2.0 * g.gamma()).sqrt(),
+                },
+            }),
             kernels::KernelSpec::Laplace(l) => Ok(RffKernel::Laplace { bandwidth: l.bandwidth }),
             other => Err(invalid(
                 "kernel",
