@@ -158,9 +158,15 @@ impl RidgePath {
     /// Training MSE (mean over samples and outputs) at one ridge, in closed form from the
     /// eigendecomposition.
     pub fn train_mse(&self, ridge: f64) -> Result<f64> {
+        let per = self.train_mse_per_output(ridge)?;
+        Ok(per.iter().sum::<f64>() / per.len() as f64)
+    }
+
+    /// Training MSE of each output column at one ridge.
+    pub fn train_mse_per_output(&self, ridge: f64) -> Result<Vec<f64>> {
         check_nonnegative("ridge", ridge)?;
         let h = self.filter(ridge);
-        let mut total = 0.0;
+        let mut out = Vec::with_capacity(self.c.ncols());
         for j in 0..self.c.ncols() {
             let mut acc = 0.0;
             match self.space {
@@ -181,9 +187,9 @@ impl RidgePath {
                     acc = (self.y_sq[j] - fit).max(0.0);
                 }
             }
-            total += acc;
+            out.push(acc / self.n as f64);
         }
-        Ok(total / (self.n * self.c.ncols()) as f64)
+        Ok(out)
     }
 }
 
