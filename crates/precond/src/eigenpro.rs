@@ -161,7 +161,7 @@ impl EigenProParams {
     /// Builds the preconditioner and runs EigenPro on `(K + ridge I) alpha = y`.
     ///
     /// `warm_start` initialises the coefficients; `val` enables validation accuracy and early
-    /// stopping; the observer sees every epoch and may stop the run.
+    /// stopping; the observer sees every epoch's statistics and coefficients and may stop the run.
     pub fn fit<T: Real>(
         &self,
         data: &KernelData<'_, T>,
@@ -169,7 +169,7 @@ impl EigenProParams {
         ridge: f64,
         warm_start: Option<MatRef<'_, f64>>,
         val: Option<Validation<'_>>,
-        observer: &mut dyn FnMut(&EpochStats) -> Control,
+        observer: &mut dyn FnMut(&EpochStats, MatRef<'_, f64>) -> Control,
     ) -> Result<EigenProFit> {
         let t0 = Instant::now();
         self.validate(data.n())?;
@@ -189,7 +189,7 @@ impl EigenProParams {
         warm_start: Option<MatRef<'_, f64>>,
         val: Option<Validation<'_>>,
         t0: Instant,
-        observer: &mut dyn FnMut(&EpochStats) -> Control,
+        observer: &mut dyn FnMut(&EpochStats, MatRef<'_, f64>) -> Control,
     ) -> Result<EigenProFit> {
         let n = data.n();
         self.validate(n)?;
@@ -329,7 +329,7 @@ impl EigenProParams {
                 None => None,
             };
             let stats = EpochStats { epoch, train_mse, rel_train_mse: rel, val_accuracy, seconds: t0.elapsed().as_secs_f64() };
-            let control = observer(&stats);
+            let control = observer(&stats, alpha.as_ref());
             history.push(stats);
             let mut stop = control == Control::Stop || (self.tol > 0.0 && rel < self.tol);
             if let (Some(acc), true) = (val_accuracy, self.patience > 0) {
@@ -369,7 +369,7 @@ impl EigenProSolver {
 
     fn run<T: Real>(&self, system: &KernelSystem<'_>, y: MatRef<'_, f64>, warm: Option<MatRef<'_, f64>>) -> Result<EigenProFit> {
         let data = KernelData::<T>::from_prepared(system.kernel, system.metric, system.train)?;
-        self.params.fit(&data, y, system.ridge, warm, None, &mut |_| Control::Continue)
+        self.params.fit(&data, y, system.ridge, warm, None, &mut |_, _| Control::Continue)
     }
 }
 

@@ -102,9 +102,13 @@ impl<'k, T: Real> KernelData<'k, T> {
         kernel.validate()?;
         check_data("training inputs", x).map_err(kernels::KernelError::from)?;
         metric.validate(x.ncols())?;
-        let xm64 = metric.apply(x);
-        let sq = row_dots(x, xm64.as_ref());
-        let xm = if matches!(metric, Metric::Euclidean) { None } else { Some(to_real(xm64.as_ref())) };
+        let (xm, sq) = if matches!(metric, Metric::Euclidean) {
+            (None, row_dots(x, x))
+        } else {
+            let xm64 = metric.apply(x);
+            let sq = row_dots(x, xm64.as_ref());
+            (Some(to_real(xm64.as_ref())), sq)
+        };
         Ok(KernelData { kernel, metric: metric.clone(), x: to_real(x), xm, sq })
     }
 
@@ -339,6 +343,9 @@ impl<T: Real> KernelOp for DenseKernel<T> {
         self.k.nrows()
     }
     fn apply_rows(&self, rows: &[usize], v: MatRef<'_, f64>) -> Mat<f64> {
+        if rows.len() == self.k.nrows() && rows.iter().enumerate().all(|(i, &r)| i == r) {
+            return self.apply(v);
+        }
         let kr = gather_rows(self.k.as_ref(), rows);
         let vt = to_real::<T>(v);
         let mut out = Mat::<T>::zeros(rows.len(), v.ncols());

@@ -145,6 +145,12 @@ impl PreconditionerParams {
 
     /// Builds the preconditioner for the training data.
     pub fn build<T: Real>(&self, data: &KernelData<'_, T>) -> Result<Preconditioner> {
+        self.build_with_op(data, None)
+    }
+
+    /// [`PreconditionerParams::build`], where the exact preconditioner's eigenproblem uses the
+    /// operator `op` (e.g. a [`crate::DenseKernel`] already in memory) instead of streamed blocks.
+    pub fn build_with_op<T: Real>(&self, data: &KernelData<'_, T>, op: Option<&dyn KernelOp>) -> Result<Preconditioner> {
         let t0 = Instant::now();
         let n = data.n();
         self.validate(n)?;
@@ -174,7 +180,10 @@ impl PreconditionerParams {
                 EigenMethod::Subspace { iters } => iters,
                 _ => 8,
             };
-            subspace_iteration(s, k, iters, self.seed, |v| data.times(v))?
+            match op {
+                Some(op) if op.n() == n => subspace_iteration(s, k, iters, self.seed, |v| op.apply(v))?,
+                _ => subspace_iteration(s, k, iters, self.seed, |v| data.times(v))?,
+            }
         } else {
             let mut ks = Mat::<T>::zeros(s, s);
             data.block_rows(&idx, Some(&idx), ks.as_mut());
