@@ -347,14 +347,10 @@ impl MirrorDescentParams {
         check_phi(phi)?;
         check_len("mirror descent: targets against the samples of the feature matrix", y.len(), phi.nrows())?;
         crate::duality::check_finite("targets y", y)?;
-        if self.loss == Loss::Logistic {
-            if let Some((i, v)) = y.iter().enumerate().find(|(_, v)| **v != 1.0 && **v != -1.0) {
-                return Err(invalid(
-                    "label",
-                    v,
-                    &format!("logistic loss needs labels -1 or +1 (sample {i})"),
-                ));
-            }
+        if self.loss == Loss::Logistic
+            && let Some((i, v)) = y.iter().enumerate().find(|(_, v)| **v != 1.0 && **v != -1.0)
+        {
+            return Err(invalid("label", v, &format!("logistic loss needs labels -1 or +1 (sample {i})")));
         }
         let mirror = self.mirror_map()?;
         let (n, dd) = (phi.nrows(), phi.ncols());

@@ -174,7 +174,7 @@ impl MirrorMap {
     }
 
     /// `∇ψ(a)` (primal → dual), checked.
-    pub fn to_dual(&self, a: &[f64]) -> Result<Vec<f64>> {
+    pub fn to_dual(self, a: &[f64]) -> Result<Vec<f64>> {
         check_finite("primal vector", a)?;
         let mut out = vec![0.0; a.len()];
         self.to_dual_unchecked(a, &mut out);
@@ -182,7 +182,7 @@ impl MirrorMap {
     }
 
     /// `(∇ψ)^{-1}(b) = ∇ψ*(b)` (dual → primal), checked.
-    pub fn to_primal(&self, b: &[f64]) -> Result<Vec<f64>> {
+    pub fn to_primal(self, b: &[f64]) -> Result<Vec<f64>> {
         check_finite("dual vector", b)?;
         let mut out = vec![0.0; b.len()];
         self.to_primal_unchecked(b, &mut out);
@@ -190,7 +190,7 @@ impl MirrorMap {
     }
 
     /// `out = ∇ψ(a)` into a caller-owned buffer; errors on a length mismatch or non-finite input.
-    pub fn to_dual_into(&self, a: &[f64], out: &mut [f64]) -> Result<()> {
+    pub fn to_dual_into(self, a: &[f64], out: &mut [f64]) -> Result<()> {
         check_len("MirrorMap::to_dual_into", out.len(), a.len())?;
         check_finite("primal vector", a)?;
         self.to_dual_unchecked(a, out);
@@ -198,21 +198,21 @@ impl MirrorMap {
     }
 
     /// `out = (∇ψ)^{-1}(b)` into a caller-owned buffer; errors on a length mismatch or non-finite input.
-    pub fn to_primal_into(&self, b: &[f64], out: &mut [f64]) -> Result<()> {
+    pub fn to_primal_into(self, b: &[f64], out: &mut [f64]) -> Result<()> {
         check_len("MirrorMap::to_primal_into", out.len(), b.len())?;
         check_finite("dual vector", b)?;
         self.to_primal_unchecked(b, out);
         Ok(())
     }
 
-    pub(crate) fn to_dual_unchecked(&self, a: &[f64], out: &mut [f64]) {
+    pub(crate) fn to_dual_unchecked(self, a: &[f64], out: &mut [f64]) {
         match self.kind {
             MirrorKind::HalfNormSquared => half_norm_map(a, self.p, out),
             MirrorKind::Power => power_map(a, self.p - 1.0, out),
         }
     }
 
-    pub(crate) fn to_primal_unchecked(&self, b: &[f64], out: &mut [f64]) {
+    pub(crate) fn to_primal_unchecked(self, b: &[f64], out: &mut [f64]) {
         match self.kind {
             MirrorKind::HalfNormSquared => half_norm_map(b, self.q(), out),
             MirrorKind::Power => power_map(b, self.q() - 1.0, out),
