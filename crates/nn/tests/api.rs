@@ -71,7 +71,8 @@ fn optimisers_and_schedules() {
     // Adam's first step moves every parameter by about lr
     let mut mlp = Mlp::new(&[2, 2, 1], Activation::Identity, false, 3).unwrap();
     let before = nn::params::flatten(&mlp.params());
-    let grads: Vec<Mat<f64>> = mlp.params().iter().map(|p| Mat::from_fn(p.nrows(), p.ncols(), |_, _| 0.3)).collect();
+    let grads: Vec<Mat<f64>> =
+        mlp.params().iter().map(|p| Mat::from_fn(p.nrows(), p.ncols(), |_, _| 0.3)).collect();
     let mut adam = Adam::new(0.01).unwrap();
     adam.step(&mut mlp, &grads).unwrap();
     let after = nn::params::flatten(&mlp.params());
@@ -112,7 +113,10 @@ fn save_and_load_round_trip() {
 fn seeded_and_deterministic() {
     assert_eq!(TwoLayerNtk::new(4, 8, 3).unwrap(), TwoLayerNtk::new(4, 8, 3).unwrap());
     assert_ne!(TwoLayerNtk::new(4, 8, 3).unwrap(), TwoLayerNtk::new(4, 8, 4).unwrap());
-    assert_eq!(Gpt::new(GptConfig::new(6, 4, 8, 2, 2), 1).unwrap(), Gpt::new(GptConfig::new(6, 4, 8, 2, 2), 1).unwrap());
+    assert_eq!(
+        Gpt::new(GptConfig::new(6, 4, 8, 2, 2), 1).unwrap(),
+        Gpt::new(GptConfig::new(6, 4, 8, 2, 2), 1).unwrap()
+    );
 }
 
 #[test]

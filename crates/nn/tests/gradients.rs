@@ -103,7 +103,8 @@ fn attention_backward_matches_finite_differences() {
     let (_, cache) = attn.forward(x.as_ref(), t).unwrap();
     let (gx, grads) = attn.backward(&cache, r.as_ref()).unwrap();
     assert_eq!(grads.len(), 4);
-    let chk = check_gradients(&mut attn, &grads, H, |a| dot(&a.forward(x.as_ref(), t).unwrap().0, &r)).unwrap();
+    let chk =
+        check_gradients(&mut attn, &grads, H, |a| dot(&a.forward(x.as_ref(), t).unwrap().0, &r)).unwrap();
     assert!(chk.max_rel_err < TOL, "{:?}", chk.per_param);
     let fx = finite_difference(&x, H, |x| dot(&attn.forward(x.as_ref(), t).unwrap().0, &r)).unwrap();
     assert!(relative_error(&fx, &gx) < TOL);
@@ -201,7 +202,8 @@ fn mlp_gradients_jacobian_and_input_gradients() {
         for k in 0..2 {
             let g = mlp.input_gradients(x.as_ref(), k).unwrap();
             let fd =
-                finite_difference(&x, H, |x| (0..6).map(|i| mlp.predict(x.as_ref()).unwrap()[(i, k)]).sum()).unwrap();
+                finite_difference(&x, H, |x| (0..6).map(|i| mlp.predict(x.as_ref()).unwrap()[(i, k)]).sum())
+                    .unwrap();
             assert!(relative_error(&fd, &g) < TOL, "{act:?}");
         }
         let agop = mlp.agop(x.as_ref()).unwrap();
@@ -324,6 +326,7 @@ fn gpt_is_causal_and_embedding_path_has_input_gradients() {
     let r = gauss(6, 9, 3);
     let (_, cache) = gpt.forward_embeddings(h0.as_ref(), 3).unwrap();
     let (gh, _) = gpt.backward(&cache, r.as_ref()).unwrap();
-    let fd = finite_difference(&h0, H, |h| dot(&gpt.forward_embeddings(h.as_ref(), 3).unwrap().0, &r)).unwrap();
+    let fd =
+        finite_difference(&h0, H, |h| dot(&gpt.forward_embeddings(h.as_ref(), 3).unwrap().0, &r)).unwrap();
     assert!(relative_error(&fd, &gh) < TOL);
 }

@@ -914,7 +914,7 @@ fn claims(
         "multiple_catapults_in_gd",
         ok,
         format!(
-            "{} rate increases made GD unstable (lr * lambda_max > 2), {} of them produced a catapult; {} spikes in all; AGOP alignment {:.3} at init -> {}",
+            "{} rate increases made GD unstable (lr * lambda_max > 2), {} of them produced a catapult (counted per level; {} over the whole trace with one running minimum); AGOP alignment {:.3} at init -> {}",
             unstable_phases.len(),
             caught,
             multi.spikes.len(),
@@ -924,6 +924,7 @@ fn claims(
     );
 
     let (first, last) = (&summary[0], &summary[summary.len() - 1]);
+    let logged = summary.iter().rev().find(|s| s.unstable_share.is_finite()).unwrap_or(last);
     let bs: Vec<f64> = runs.iter().map(|r| r.batch as f64).collect();
     let cs: Vec<f64> = runs.iter().map(|r| r.catapults as f64).collect();
     let rho = spearman(&bs, &cs);
@@ -938,8 +939,8 @@ fn claims(
             runs.len(),
             100.0 * first.unstable_share,
             first.batch,
-            100.0 * last.unstable_share,
-            last.batch
+            100.0 * logged.unstable_share,
+            logged.batch
         ),
     );
 
