@@ -344,25 +344,21 @@ fn linear_rate(report: &mut Report, cfg: &RkbsConfig) -> anyhow::Result<()> {
     }
     let h: Vec<&str> = headers.iter().map(String::as_str).collect();
     report.write_csv("linear_rate.csv", &h, &rows)?;
-    let mut plot = LinePlot::new("regularised squared loss: F(a_t) - F* (dashed: bound)")
+    // log10 on a linear axis: readable tick labels over 10+ decades
+    let mut plot = LinePlot::new("regularised squared loss: log10(F(a_t) - F*), dashed: theoretical bound")
         .x_label("iteration t")
-        .y_label("objective gap")
-        .log_y();
+        .y_label("log10 objective gap");
     let palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)];
+    let log_pts = |v: &[f64], floor: f64| -> Vec<(f64, f64)> {
+        v.iter().enumerate().filter(|(_, g)| **g > floor).map(|(t, g)| (t as f64, g.log10())).collect()
+    };
     for (i, r) in results.iter().enumerate() {
         let col = palette[i % palette.len()];
-        let floor = 1e-12 * r.gaps[0];
-        let pts: Vec<(f64, f64)> =
-            r.gaps.iter().enumerate().filter(|(_, g)| **g > floor).map(|(t, g)| (t as f64, *g)).collect();
-        plot = plot.series(Series::new(format!("p = {}", r.p), pts).color(col));
-        let bpts: Vec<(f64, f64)> = r
-            .bound_curve
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| **g > floor)
-            .map(|(t, g)| (t as f64, *g))
-            .collect();
-        plot = plot.series(Series::new(format!("bound p = {}", r.p), bpts).color(col).dashed());
+        let floor = 1e-11 * r.gaps[0];
+        plot = plot.series(Series::new(format!("p = {}", r.p), log_pts(&r.gaps, floor)).color(col));
+        plot = plot.series(
+            Series::new(format!("bound p = {}", r.p), log_pts(&r.bound_curve, floor)).color(col).dashed(),
+        );
     }
     report.line_plot("linear_rate.svg", &plot);
     Ok(())
@@ -525,26 +521,29 @@ fn sparsity(report: &mut Report, cfg: &RkbsConfig) -> anyhow::Result<()> {
             cfg.active, dd, cfg.n_sparse, s.0, s.1, s.2, s.3, cfg.active, cfg.active, two.1, two.2, two.3, cfg.active
         ),
     );
-    let mut plot = LinePlot::new("sorted |a_j| / max |a_j| (sparse target)")
+    let mut plot = LinePlot::new("sorted coefficients: log10(|a_j| / max |a_j|), clipped at -8")
         .x_label("rank")
-        .y_label("relative magnitude")
+        .y_label("log10 relative magnitude")
         .log_x()
-        .log_y();
+        .y_range(-8.5, 0.5);
     for f in &fits {
         let m = f.5.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let mut mags: Vec<f64> = f.5.iter().map(|v| v.abs() / m).collect();
         mags.sort_by(|a, b| b.total_cmp(a));
         plot = plot.series(Series::new(
             format!("p = {}", f.0),
-            mags.iter().enumerate().map(|(i, v)| ((i + 1) as f64, *v)).collect(),
+            mags.iter().enumerate().map(|(i, v)| ((i + 1) as f64, v.max(1e-8).log10())).collect(),
         ));
     }
     let mut tm: Vec<f64> = astar.iter().map(|v| v.abs()).filter(|v| *v > 0.0).collect();
     tm.sort_by(|a, b| b.total_cmp(a));
     let m = tm.first().copied().unwrap_or(1.0);
     plot = plot.series(
-        Series::new("target", tm.iter().enumerate().map(|(i, v)| ((i + 1) as f64, v / m)).collect())
-            .with_markers(),
+        Series::new(
+            "target",
+            tm.iter().enumerate().map(|(i, v)| ((i + 1) as f64, (v / m).log10())).collect(),
+        )
+        .with_markers(),
     );
     report.line_plot("sparsity.svg", &plot);
     let rows: Vec<Vec<f64>> = (0..dd).map(|j| vec![j as f64, astar[j], fits[0].5[j], fits[1].5[j]]).collect();
