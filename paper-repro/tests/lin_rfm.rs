@@ -57,12 +57,25 @@ fn quick_run_reproduces_the_claims() {
 fn single_instance_is_recovered() {
     let out = out_dir("single");
     let o = run(
-        &["--d1", "120", "--d2", "90", "--rank", "2", "--obs-frac", "0.3", "--alpha", "0.5", "--strict", "--quiet"],
+        &[
+            "--d1",
+            "120",
+            "--d2",
+            "90",
+            "--rank",
+            "2",
+            "--obs-frac",
+            "0.3",
+            "--alpha",
+            "0.5",
+            "--strict",
+            "--quiet",
+        ],
         &out,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out);
-    let err = s["run"]["test_rel_err"].as_f64().unwrap();
+    let err = s["result"]["test_rel_err"].as_f64().unwrap();
     assert!(err < 1e-2, "relative error {err}");
     assert!(s["claims"][0]["evidence"].as_str().unwrap().contains("iterations"));
     let _ = std::fs::remove_dir_all(&out);

@@ -37,7 +37,12 @@ fn main() {
         }
         "softimpute" => SoftImputeParams::default().fit(&inst.observed).unwrap(),
         "dln" => DlnParams::new(2).with_steps(3000).fit_completion(&inst.observed).unwrap(),
-        _ => LinRfmParams::new(alpha).with_epsilon(eps).with_reg_final(rf).with_tol(1e-6).fit_with(&inst.observed, &mut obs).unwrap(),
+        _ => LinRfmParams::new(alpha)
+            .with_epsilon(eps)
+            .with_reg_final(rf)
+            .with_tol(1e-6)
+            .fit_with(&inst.observed, &mut obs)
+            .unwrap(),
     };
     let e = inst.unobserved_error(fit.prediction()).unwrap();
     println!(

@@ -464,7 +464,7 @@ fn single_instance(report: &mut Report, args: &LinRfmArgs, common: &CommonArgs) 
             s.seconds
         ),
     );
-    report.set("run", &s);
+    report.set("result", &s);
     write_runs(report, "single.csv", std::slice::from_ref(&s))?;
     Ok(())
 }
@@ -505,7 +505,10 @@ fn headline(report: &mut Report, sc: &Scale, seed: u64, alpha: f64) -> anyhow::R
     let mut runs = Vec::new();
     let mut curves = Vec::new();
     for a in [alpha, 0.5] {
-        let params = LinRfmParams::new(a).with_tol(1e-5).with_patience(if a == 0.5 { 500 } else { 100 }).with_seed(seed);
+        let params = LinRfmParams::new(a)
+            .with_tol(1e-4)
+            .with_patience(if a == 0.5 { 500 } else { 100 })
+            .with_seed(seed);
         let (s, c) = run_lin_rfm(&inst, &params, target, &format!("lin-RFM alpha={a}"), None)?;
         curves.push((s.method.clone(), c));
         runs.push(s);
@@ -513,7 +516,12 @@ fn headline(report: &mut Report, sc: &Scale, seed: u64, alpha: f64) -> anyhow::R
             break;
         }
     }
-    let si = SoftImputeParams::default().with_n_lambdas(12).with_max_inner(50).with_seed(seed).fit(&inst.observed)?;
+    let si = SoftImputeParams::default()
+        .with_n_lambdas(12)
+        .with_max_inner(50)
+        .with_max_rank(40)
+        .with_seed(seed)
+        .fit(&inst.observed)?;
     runs.push(static_summary(&inst, "SoftImpute", &si, target)?);
     print_runs(report, "headline", &runs);
     write_runs(report, "headline.csv", &runs)?;
@@ -580,7 +588,7 @@ struct PhaseCell {
 fn phase_transition(report: &mut Report, sc: &Scale, seed: u64, head: (f64, f64)) -> anyhow::Result<()> {
     let (d, r) = (200, 3);
     let fracs: Vec<f64> = if sc.quick { vec![0.04, 0.08] } else { vec![0.02, 0.03, 0.05, 0.08, 0.12] };
-    let trials = if sc.quick { 1 } else { 3 };
+    let trials = if sc.quick { 1 } else { 2 };
     let alphas = [0.25, 0.5, 1.0];
     print_line(format!(
         "== phase transition: {d} x {d}, rank {r} ({} degrees of freedom = {:.1}% of the entries), {trials} trial(s) per cell, success = relative error <= 1e-2",
@@ -916,14 +924,9 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64) -> anyhow::Result<()> 
     ));
     let target = 1e-4; // relative error 1e-2
     let max_iters = if sc.quick { 400 } else { 600 };
-    let irls_iters = if sc.quick { 150 } else { 120 };
-    let (lin, lc) = run_lin_rfm(
-        &inst,
-        &svd_free_params(max_iters, seed),
-        target,
-        "SVD-free lin-RFM alpha=1/2",
-        None,
-    )?;
+    let irls_iters = if sc.quick { 150 } else { 80 };
+    let (lin, lc) =
+        run_lin_rfm(&inst, &svd_free_params(max_iters, seed), target, "SVD-free lin-RFM alpha=1/2", None)?;
     let (irls, ic) = run_irls(
         &inst,
         &IrlsParams::new(0.0, r).with_tol(1e-6).with_max_iters(irls_iters).with_seed(seed),
@@ -979,7 +982,7 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64) -> anyhow::Result<()> 
 fn svd_free_params(max_iters: usize, seed: u64) -> LinRfmParams {
     LinRfmParams::new(0.5)
         .with_epsilon(sparse_recovery::Epsilon::Geometric { initial: 1.0, factor: 0.9, min: 0.0 })
-        .with_tol(1e-5)
+        .with_tol(2e-5)
         .with_patience(200)
         .with_max_iters(max_iters)
         .with_seed(seed)
@@ -1005,28 +1008,25 @@ fn scale(report: &mut Report, sc: &Scale, seed: u64, full: bool) -> anyhow::Resu
         let mut table = report.table(&["run", "iter", "reg", "val_rel_mse", "test_mse", "test_rel", "sec"]);
         let mut tr = Tracker::new(&inst, 1e-4, "scale");
         let verbose = !report.common().quiet;
-        let fit = svd_free_params(3000, seed).fit_with(
-            &inst.observed,
-            &mut |s| {
-                let c = tr.observe(s);
-                if verbose
-                    && s.iter % 5 == 0
-                    && let Some(&(it, t, rel)) = tr.curve.last()
-                    && it == s.iter
-                {
-                    table.row(crate::cells![
-                        format!("{d}"),
-                        s.iter,
-                        s.reg,
-                        s.val_rel_mse.unwrap_or(f64::NAN),
-                        rel * rel,
-                        rel,
-                        t
-                    ]);
-                }
-                c
-            },
-        )?;
+        let fit = svd_free_params(3000, seed).fit_with(&inst.observed, &mut |s| {
+            let c = tr.observe(s);
+            if verbose
+                && s.iter % 5 == 0
+                && let Some(&(it, t, rel)) = tr.curve.last()
+                && it == s.iter
+            {
+                table.row(crate::cells![
+                    format!("{d}"),
+                    s.iter,
+                    s.reg,
+                    s.val_rel_mse.unwrap_or(f64::NAN),
+                    rel * rel,
+                    rel,
+                    t
+                ]);
+            }
+            c
+        })?;
         let s = tr.summary(&format!("SVD-free lin-RFM {d}x{d}"), &fit)?;
         let limit = if d <= 2000 { 120.0 } else { 900.0 };
         let pass = s.test_rel_err <= 1e-2 && s.seconds <= limit;
