@@ -115,7 +115,7 @@ impl CausalSelfAttention {
                     let mx = (0..=i).map(|j| s[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
                     let mut sum = 0.0;
                     for j in 0..t {
-                        let e = if j <= i { (s[(i, j)] - mx).exp() } else { 0.0 };
+                        let e = if j <= i { linalg::simd::exp(s[(i, j)] - mx) } else { 0.0 };
                         s[(i, j)] = e;
                         sum += e;
                     }

@@ -29,7 +29,7 @@ pub fn softmax_rows(logits: MatRef<'_, f64>) -> Mat<f64> {
         let mx = (0..c).map(|j| logits[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
         let mut s = 0.0;
         for j in 0..c {
-            let e = (logits[(i, j)] - mx).exp();
+            let e = linalg::simd::exp(logits[(i, j)] - mx);
             p[(i, j)] = e;
             s += e;
         }
