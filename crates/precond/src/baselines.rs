@@ -86,14 +86,19 @@ pub struct CgPreconditioner {
 
 impl CgPreconditioner {
     /// Builds it from a spectral preconditioner over the data behind `data` (`n x q` memory).
-    pub fn new<T: crate::engine::Real>(p: &Preconditioner, data: &crate::engine::KernelData<'_, T>) -> Result<Self> {
+    pub fn new<T: crate::engine::Real>(
+        p: &Preconditioner,
+        data: &crate::engine::KernelData<'_, T>,
+    ) -> Result<Self> {
         let n = data.n();
         if p.q == 0 {
             return Ok(CgPreconditioner { u: Mat::zeros(n, 0), w: vec![] });
         }
         let all: Vec<usize> = (0..n).collect();
         let g = p.eigenfunctions_at(data, &all);
-        let svd = g.thin_svd().map_err(|_| linalg::LinalgError::NoConvergence { context: "SVD of the eigenfunctions".into() })?;
+        let svd = g.thin_svd().map_err(|_| linalg::LinalgError::NoConvergence {
+            context: "SVD of the eigenfunctions".into(),
+        })?;
         let sv = svd.S().column_vector();
         let lt = n as f64 * p.lambda_top();
         let w = (0..p.q).map(|i| (1.0 - lt / (sv[i] * sv[i]).max(lt)).max(0.0)).collect();
@@ -144,7 +149,7 @@ pub fn conjugate_gradient(
         let ap = apply_ridge(op, p.as_ref(), ridge);
         for j in 0..c {
             let pap = col_dot(p.as_ref(), ap.as_ref(), j);
-            if !(pap > 0.0) || rz[j] == 0.0 {
+            if pap.is_nan() || pap <= 0.0 || rz[j] == 0.0 {
                 continue;
             }
             let a = rz[j] / pap;
@@ -155,7 +160,12 @@ pub fn conjugate_gradient(
         }
         let rel = r.norm_l2() / ynorm;
         if !rel.is_finite() {
-            return Err(PrecondError::Diverged { solver: "CG".into(), iteration: it, residual: rel, hint: "; add a ridge".into() });
+            return Err(PrecondError::Diverged {
+                solver: "CG".into(),
+                iteration: it,
+                residual: rel,
+                hint: "; add a ridge".into(),
+            });
         }
         let st = IterStats { iter: it, rel_residual: rel, seconds: t0.elapsed().as_secs_f64() };
         history.push(st);
@@ -182,7 +192,13 @@ pub fn conjugate_gradient(
 
 /// Largest eigenvalue of `P (K + ridge I)` (or `K + ridge I` without a preconditioner) by power
 /// iteration (`iters` steps from a seeded start); an upper estimate for non-normal products.
-pub fn top_eigenvalue(op: &dyn KernelOp, ridge: f64, precond: Option<&Preconditioner>, iters: usize, seed: u64) -> f64 {
+pub fn top_eigenvalue(
+    op: &dyn KernelOp,
+    ridge: f64,
+    precond: Option<&Preconditioner>,
+    iters: usize,
+    seed: u64,
+) -> f64 {
     let n = op.n();
     let mut v = linalg::random::gaussian_mat(n, 1, seed);
     v *= 1.0 / v.norm_l2();
@@ -194,7 +210,7 @@ pub fn top_eigenvalue(op: &dyn KernelOp, ridge: f64, precond: Option<&Preconditi
             None => kv,
         };
         est = w.norm_l2();
-        if !(est > 0.0) {
+        if est.is_nan() || est <= 0.0 {
             return 0.0;
         }
         v = w * (1.0 / est);

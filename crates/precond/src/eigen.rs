@@ -53,9 +53,7 @@ pub fn top_eigen_dense(a: MatRef<'_, f64>, k: usize, method: EigenMethod, seed: 
             let e = linalg::sym::top_k_eigen(a, k)?;
             Ok(TopEigen { values: e.values, vectors: e.vectors })
         }
-        EigenMethod::Subspace { iters } => {
-            subspace_iteration(n, k, iters, seed, |v| a * v)
-        }
+        EigenMethod::Subspace { iters } => subspace_iteration(n, k, iters, seed, |v| a * v),
     }
 }
 

@@ -195,18 +195,30 @@ impl EigenProParams {
         self.validate(n)?;
         check_data("targets", y).map_err(kernels::KernelError::from)?;
         if y.nrows() != n {
-            return Err(invalid("targets", format!("{} rows", y.nrows()), format!("need one row per training point ({n})")));
+            return Err(invalid(
+                "targets",
+                format!("{} rows", y.nrows()),
+                format!("need one row per training point ({n})"),
+            ));
         }
         if !(ridge.is_finite() && ridge >= 0.0) {
             return Err(invalid("ridge", ridge, "must be finite and >= 0"));
         }
         if precond.indices.iter().any(|&i| i >= n) {
-            return Err(invalid("preconditioner", "sample indices", format!("were built for more than {n} points")));
+            return Err(invalid(
+                "preconditioner",
+                "sample indices",
+                format!("were built for more than {n} points"),
+            ));
         }
         if let Some(v) = &val {
             check_data("validation inputs", v.x).map_err(kernels::KernelError::from)?;
             if v.labels.len() != v.x.nrows() {
-                return Err(invalid("validation labels", v.labels.len(), format!("need {} labels", v.x.nrows())));
+                return Err(invalid(
+                    "validation labels",
+                    v.labels.len(),
+                    format!("need {} labels", v.x.nrows()),
+                ));
             }
         }
         let c = y.ncols();
@@ -219,7 +231,10 @@ impl EigenProParams {
             None => Mat::<f64>::zeros(n, c),
         };
         let mut alpha_t = to_real::<T>(alpha.as_ref());
-        let m = self.batch_size.unwrap_or_else(|| precond.critical_batch(ridge, n).min(self.max_batch)).clamp(1, n);
+        let m = self
+            .batch_size
+            .unwrap_or_else(|| precond.critical_batch(ridge, n).min(self.max_batch))
+            .clamp(1, n);
         let step = precond.step_per_sample(m, ridge, n) * self.step_scale;
         let q = precond.q;
         let s_idx = &precond.indices;
@@ -324,11 +339,20 @@ impl EigenProParams {
             let val_accuracy = match &val {
                 Some(v) => {
                     let pred = data.predict(v.x, alpha.as_ref())?;
-                    Some(datasets::accuracy(pred.as_ref(), v.labels).map_err(|e| invalid("validation labels", "", e.to_string()))?)
+                    Some(
+                        datasets::accuracy(pred.as_ref(), v.labels)
+                            .map_err(|e| invalid("validation labels", "", e.to_string()))?,
+                    )
                 }
                 None => None,
             };
-            let stats = EpochStats { epoch, train_mse, rel_train_mse: rel, val_accuracy, seconds: t0.elapsed().as_secs_f64() };
+            let stats = EpochStats {
+                epoch,
+                train_mse,
+                rel_train_mse: rel,
+                val_accuracy,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
             let control = observer(&stats, alpha.as_ref());
             history.push(stats);
             let mut stop = control == Control::Stop || (self.tol > 0.0 && rel < self.tol);
@@ -367,7 +391,12 @@ impl EigenProSolver {
         EigenProSolver { params }
     }
 
-    fn run<T: Real>(&self, system: &KernelSystem<'_>, y: MatRef<'_, f64>, warm: Option<MatRef<'_, f64>>) -> Result<EigenProFit> {
+    fn run<T: Real>(
+        &self,
+        system: &KernelSystem<'_>,
+        y: MatRef<'_, f64>,
+        warm: Option<MatRef<'_, f64>>,
+    ) -> Result<EigenProFit> {
         let data = KernelData::<T>::from_prepared(system.kernel, system.metric, system.train)?;
         self.params.fit(&data, y, system.ridge, warm, None, &mut |_, _| Control::Continue)
     }
@@ -394,7 +423,13 @@ impl KernelSolver for EigenProSolver {
             fit.alpha,
             SolverReport {
                 solver: self.name(),
-                method: format!("{:?} q={} s={} batch={}", fit.precond.kind, fit.precond.q, fit.precond.s(), fit.batch_size),
+                method: format!(
+                    "{:?} q={} s={} batch={}",
+                    fit.precond.kind,
+                    fit.precond.q,
+                    fit.precond.s(),
+                    fit.batch_size
+                ),
                 iterations: fit.history.len(),
                 relative_residual: rel,
                 seconds: t0.elapsed().as_secs_f64(),

@@ -29,7 +29,9 @@ pub enum Precision {
 }
 
 /// The scalar types the block engine runs in (`f32`, `f64`).
-pub trait Real: faer::traits::RealField + faer::traits::ComplexField<Real = Self> + Copy + Send + Sync + 'static {
+pub trait Real:
+    faer::traits::RealField + faer::traits::ComplexField<Real = Self> + Copy + Send + Sync + 'static
+{
     /// Conversion from `f64`.
     fn from_f64(x: f64) -> Self;
     /// Conversion to `f64`.
@@ -117,7 +119,13 @@ impl<'k, T: Real> KernelData<'k, T> {
     pub fn from_prepared(kernel: &'k dyn Kernel, metric: &Metric, p: &Prepared) -> Result<Self> {
         kernel.validate()?;
         let xm = if matches!(metric, Metric::Euclidean) { None } else { Some(to_real(p.xm.as_ref())) };
-        Ok(KernelData { kernel, metric: metric.clone(), x: to_real(p.x.as_ref()), xm, sq: p.sq_norms.clone() })
+        Ok(KernelData {
+            kernel,
+            metric: metric.clone(),
+            x: to_real(p.x.as_ref()),
+            xm,
+            sq: p.sq_norms.clone(),
+        })
     }
 
     /// Number of points `n`.
@@ -251,9 +259,14 @@ impl<'k, T: Real> KernelData<'k, T> {
     /// or a dimension mismatch.
     pub fn predict(&self, z: MatRef<'_, f64>, alpha: MatRef<'_, f64>) -> Result<Mat<f64>> {
         check_data("inputs to predict", z).map_err(kernels::KernelError::from)?;
-        check_ncols("inputs to predict vs training dimension", z, self.d()).map_err(kernels::KernelError::from)?;
+        check_ncols("inputs to predict vs training dimension", z, self.d())
+            .map_err(kernels::KernelError::from)?;
         if alpha.nrows() != self.n() {
-            return Err(invalid("coefficients", format!("{} rows", alpha.nrows()), format!("need {} rows", self.n())));
+            return Err(invalid(
+                "coefficients",
+                format!("{} rows", alpha.nrows()),
+                format!("need {} rows", self.n()),
+            ));
         }
         let n = self.n();
         let at = to_real::<T>(alpha);
@@ -349,13 +362,27 @@ impl<T: Real> KernelOp for DenseKernel<T> {
         let kr = gather_rows(self.k.as_ref(), rows);
         let vt = to_real::<T>(v);
         let mut out = Mat::<T>::zeros(rows.len(), v.ncols());
-        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, kr.as_ref(), vt.as_ref(), T::from_f64(1.0), default_par());
+        faer::linalg::matmul::matmul(
+            out.as_mut(),
+            Accum::Replace,
+            kr.as_ref(),
+            vt.as_ref(),
+            T::from_f64(1.0),
+            default_par(),
+        );
         to_f64(out.as_ref())
     }
     fn apply(&self, v: MatRef<'_, f64>) -> Mat<f64> {
         let vt = to_real::<T>(v);
         let mut out = Mat::<T>::zeros(self.k.nrows(), v.ncols());
-        faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, self.k.as_ref(), vt.as_ref(), T::from_f64(1.0), default_par());
+        faer::linalg::matmul::matmul(
+            out.as_mut(),
+            Accum::Replace,
+            self.k.as_ref(),
+            vt.as_ref(),
+            T::from_f64(1.0),
+            default_par(),
+        );
         to_f64(out.as_ref())
     }
 }

@@ -150,7 +150,11 @@ impl PreconditionerParams {
 
     /// [`PreconditionerParams::build`], where the exact preconditioner's eigenproblem uses the
     /// operator `op` (e.g. a [`crate::DenseKernel`] already in memory) instead of streamed blocks.
-    pub fn build_with_op<T: Real>(&self, data: &KernelData<'_, T>, op: Option<&dyn KernelOp>) -> Result<Preconditioner> {
+    pub fn build_with_op<T: Real>(
+        &self,
+        data: &KernelData<'_, T>,
+        op: Option<&dyn KernelOp>,
+    ) -> Result<Preconditioner> {
         let t0 = Instant::now();
         let n = data.n();
         self.validate(n)?;
@@ -170,34 +174,42 @@ impl PreconditionerParams {
             return Err(invalid("q", q, format!("must be < the {s} points found by the sampler")));
         }
         let k = q + 1;
-        let top: TopEigen = if s <= DENSE_LIMIT || matches!(self.eigen, EigenMethod::Dense | EigenMethod::KrylovSchur) {
-            let ks = data.block_f64(&idx, Some(&idx));
-            let ks = linalg::sym::symmetrize(ks.as_ref());
-            top_eigen_dense(ks.as_ref(), k, self.eigen, self.seed)?
-        } else if matches!(self.kind, PrecondKind::Exact) {
-            // implicit operator: streamed K(X, X) V, never formed
-            let iters = match self.eigen {
-                EigenMethod::Subspace { iters } => iters,
-                _ => 8,
+        let top: TopEigen =
+            if s <= DENSE_LIMIT || matches!(self.eigen, EigenMethod::Dense | EigenMethod::KrylovSchur) {
+                let ks = data.block_f64(&idx, Some(&idx));
+                let ks = linalg::sym::symmetrize(ks.as_ref());
+                top_eigen_dense(ks.as_ref(), k, self.eigen, self.seed)?
+            } else if matches!(self.kind, PrecondKind::Exact) {
+                // implicit operator: streamed K(X, X) V, never formed
+                let iters = match self.eigen {
+                    EigenMethod::Subspace { iters } => iters,
+                    _ => 8,
+                };
+                match op {
+                    Some(op) if op.n() == n => subspace_iteration(s, k, iters, self.seed, |v| op.apply(v))?,
+                    _ => subspace_iteration(s, k, iters, self.seed, |v| data.times(v))?,
+                }
+            } else {
+                let mut ks = Mat::<T>::zeros(s, s);
+                data.block_rows(&idx, Some(&idx), ks.as_mut());
+                let iters = match self.eigen {
+                    EigenMethod::Subspace { iters } => iters,
+                    _ => 6,
+                };
+                subspace_iteration(s, k, iters, self.seed, |v| {
+                    let vt = to_real::<T>(v);
+                    let mut out = Mat::<T>::zeros(s, v.ncols());
+                    faer::linalg::matmul::matmul(
+                        out.as_mut(),
+                        Accum::Replace,
+                        ks.as_ref(),
+                        vt.as_ref(),
+                        T::from_f64(1.0),
+                        default_par(),
+                    );
+                    to_f64(out.as_ref())
+                })?
             };
-            match op {
-                Some(op) if op.n() == n => subspace_iteration(s, k, iters, self.seed, |v| op.apply(v))?,
-                _ => subspace_iteration(s, k, iters, self.seed, |v| data.times(v))?,
-            }
-        } else {
-            let mut ks = Mat::<T>::zeros(s, s);
-            data.block_rows(&idx, Some(&idx), ks.as_mut());
-            let iters = match self.eigen {
-                EigenMethod::Subspace { iters } => iters,
-                _ => 6,
-            };
-            subspace_iteration(s, k, iters, self.seed, |v| {
-                let vt = to_real::<T>(v);
-                let mut out = Mat::<T>::zeros(s, v.ncols());
-                faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, ks.as_ref(), vt.as_ref(), T::from_f64(1.0), default_par());
-                to_f64(out.as_ref())
-            })?
-        };
         let sf = s as f64;
         let values: Vec<f64> = top.values.iter().map(|&v| v / sf).collect();
         if values.iter().any(|v| !v.is_finite()) || values[k - 1] <= 0.0 {
@@ -208,9 +220,8 @@ impl PreconditionerParams {
             ));
         }
         let lambda_top = values[q];
-        let coef: Vec<f64> = (0..q)
-            .map(|i| (1.0 - (lambda_top / values[i]).powf(self.damping)) / (sf * values[i]))
-            .collect();
+        let coef: Vec<f64> =
+            (0..q).map(|i| (1.0 - (lambda_top / values[i]).powf(self.damping)) / (sf * values[i])).collect();
         let vectors = top.vectors.subcols(0, q).to_owned();
         let mut p = Preconditioner {
             kind: self.kind,
@@ -221,14 +232,34 @@ impl PreconditionerParams {
             vectors,
             coef,
             beta: 1.0,
+            lambda_eff: 0.0,
             setup_seconds: 0.0,
         };
         // beta: the largest diagonal of the preconditioned kernel on up to 2000 training points
         let eval = uniform_sample(n, n.min(2000), self.seed ^ 0x9E37_79B9);
         let diag = data.diagonal();
         let mut beta = 0.0f64;
+        // lambda_eff: the measured top eigenvalue of P H on the evaluation points (the Nystrom
+        // estimate lambda_(q+1) can be too small when s is small; the batch and step rules use the larger)
+        let k_eval = data.block_f64(&eval, Some(&eval));
+        let ne = eval.len() as f64;
         if q > 0 {
             let psi = p.eigenfunctions_at(data, &eval);
+            let gw = Mat::from_fn(eval.len(), q, |i, j| {
+                psi[(i, j)] * (1.0 - (lambda_top / p.eigenvalues[j]).powf(self.damping))
+            });
+            let mut a = k_eval.clone();
+            faer::linalg::matmul::matmul(
+                a.as_mut(),
+                Accum::Add,
+                gw.as_ref(),
+                psi.transpose(),
+                -1.0,
+                default_par(),
+            );
+            let a = linalg::sym::symmetrize(a.as_ref()) * (1.0 / ne);
+            let top = linalg::sym::top_k_eigen(a.as_ref(), 1)?.values[0];
+            p.lambda_eff = lambda_top.max(top);
             for (r, &i) in eval.iter().enumerate() {
                 let mut v = diag[i];
                 for j in 0..q {
@@ -241,6 +272,9 @@ impl PreconditionerParams {
             beta = beta.max(lambda_top);
         } else {
             beta = eval.iter().map(|&i| diag[i]).fold(0.0, f64::max);
+            let k_eval = linalg::sym::symmetrize(k_eval.as_ref()) * (1.0 / ne);
+            let top = linalg::sym::top_k_eigen(k_eval.as_ref(), 1)?.values[0];
+            p.lambda_eff = lambda_top.max(top);
         }
         p.beta = beta;
         p.setup_seconds = t0.elapsed().as_secs_f64();
@@ -264,7 +298,7 @@ fn rp_cholesky<T: Real>(data: &KernelData<'_, T>, s: usize, seed: u64) -> Result
     let mut picked = Vec::with_capacity(s);
     for t in 0..s {
         let total: f64 = diag.iter().sum();
-        if !(total > 1e-12 * total0) {
+        if total.is_nan() || total <= 1e-12 * total0 {
             break;
         }
         let mut u = r.random::<f64>() * total;
@@ -287,7 +321,7 @@ fn rp_cholesky<T: Real>(data: &KernelData<'_, T>, s: usize, seed: u64) -> Result
             }
         }
         let piv = c[j];
-        if !(piv > 0.0) {
+        if piv.is_nan() || piv <= 0.0 {
             diag[j] = 0.0;
             continue;
         }
@@ -323,6 +357,9 @@ pub struct Preconditioner {
     pub coef: Vec<f64>,
     /// Largest diagonal of the preconditioned kernel (on up to 2000 training points).
     pub beta: f64,
+    /// The top eigenvalue of the preconditioned operator used by the batch and step rules:
+    /// `max(lambda_(q+1), lambda_max(P H))` with `P H` measured on up to 2000 training points.
+    pub lambda_eff: f64,
     /// Wall-clock seconds of the setup.
     pub setup_seconds: f64,
 }
@@ -343,14 +380,15 @@ impl Preconditioner {
         self.eigenvalues[self.q]
     }
 
-    /// Critical batch size `m* = beta / lambda_(q+1)` (at least 1), for a ridge `ridge` on `n` points.
+    /// Critical batch size `m* = beta / lambda_eff` (at least 1), for a ridge `ridge` on `n` points
+    /// (`lambda_eff` is `lambda_(q+1)`, or the measured top eigenvalue of `P H` when larger).
     pub fn critical_batch(&self, ridge: f64, n: usize) -> usize {
         let (b, l) = self.shifted(ridge, n);
         ((b / l).floor() as usize + 1).max(1)
     }
 
     fn shifted(&self, ridge: f64, n: usize) -> (f64, f64) {
-        (self.beta + ridge, self.lambda_top() + ridge / n as f64)
+        (self.beta + ridge, self.lambda_eff.max(self.lambda_top()) + ridge / n as f64)
     }
 
     /// Step size per sample for batch size `m` (EigenPro's linear-scaling rule): `1 / beta` up to
@@ -421,7 +459,8 @@ impl Preconditioner {
         let all: Vec<usize> = (0..n).collect();
         let g = self.eigenfunctions_at(data, &all);
         let lt = self.lambda_top();
-        let gw = Mat::from_fn(n, self.q, |i, j| g[(i, j)] * (1.0 - (lt / self.eigenvalues[j]).powf(self.damping)));
+        let gw =
+            Mat::from_fn(n, self.q, |i, j| g[(i, j)] * (1.0 - (lt / self.eigenvalues[j]).powf(self.damping)));
         let mut a = k.to_owned();
         faer::linalg::matmul::matmul(a.as_mut(), Accum::Add, gw.as_ref(), g.transpose(), -1.0, default_par());
         let a = linalg::sym::symmetrize(a.as_ref());

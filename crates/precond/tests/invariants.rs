@@ -112,16 +112,21 @@ fn all_solvers_reach_the_ridge_solution() {
     let cg = conjugate_gradient(&kd, y.as_ref(), ridge, None, &it, &mut |_, _| Control::Continue).unwrap();
     assert!(rel(&cg.alpha) < 1e-7, "cg {}", rel(&cg.alpha));
     let cgp = CgPreconditioner::new(&p, &kd).unwrap();
-    let pcg = conjugate_gradient(&kd, y.as_ref(), ridge, Some(&cgp), &it, &mut |_, _| Control::Continue).unwrap();
+    let pcg =
+        conjugate_gradient(&kd, y.as_ref(), ridge, Some(&cgp), &it, &mut |_, _| Control::Continue).unwrap();
     assert!(rel(&pcg.alpha) < 1e-7, "pcg {}", rel(&pcg.alpha));
     assert!(pcg.history.len() <= cg.history.len(), "pcg {} vs cg {}", pcg.history.len(), cg.history.len());
-    let rich = richardson(&kd, y.as_ref(), ridge, Some(&p), None, &it, &mut |_, _| Control::Continue).unwrap();
+    let rich =
+        richardson(&kd, y.as_ref(), ridge, Some(&p), None, &it, &mut |_, _| Control::Continue).unwrap();
     assert!(rel(&rich.alpha) < 1e-6, "richardson {}", rel(&rich.alpha));
     for pp in [PreconditionerParams::exact(10), PreconditionerParams::nystrom(60, 10)] {
         let solver = EigenProSolver::new(
             EigenProParams::new(pp).with_epochs(3000).with_tol(1e-20).with_precision(Precision::F64),
         );
-        let m = KernelRidgeParams::new(k).with_ridge(ridge).fit_with_solver(x.as_ref(), y.as_ref(), &solver).unwrap();
+        let m = KernelRidgeParams::new(k)
+            .with_ridge(ridge)
+            .fit_with_solver(x.as_ref(), y.as_ref(), &solver)
+            .unwrap();
         assert!(rel(&m.alpha) < 1e-4, "eigenpro {:?}: {}", pp.kind, rel(&m.alpha));
     }
 }
@@ -175,10 +180,12 @@ fn observer_and_early_stopping() {
     assert!(fit.history.len() < 50);
     assert!(fit.history.iter().all(|h| h.val_accuracy.is_some()));
     let mut seen = 0;
-    let fit = params.fit(&kd, y.as_ref(), 0.0, None, None, &mut |_, _| {
-        seen += 1;
-        if seen == 2 { Control::Stop } else { Control::Continue }
-    }).unwrap();
+    let fit = params
+        .fit(&kd, y.as_ref(), 0.0, None, None, &mut |_, _| {
+            seen += 1;
+            if seen == 2 { Control::Stop } else { Control::Continue }
+        })
+        .unwrap();
     assert_eq!(fit.history.len(), 2);
 }
 
@@ -209,8 +216,12 @@ fn bad_input_is_an_error() {
     let mut yn = y.clone();
     yn[(0, 0)] = f64::INFINITY;
     assert!(params.fit(&kd, yn.as_ref(), 0.0, None, None, &mut |_, _| Control::Continue).is_err());
-    assert!(params.fit(&kd, data(49, 1, 1).as_ref(), 0.0, None, None, &mut |_, _| Control::Continue).is_err());
-    assert!(params.with_epochs(0).fit(&kd, y.as_ref(), 0.0, None, None, &mut |_, _| Control::Continue).is_err());
+    assert!(
+        params.fit(&kd, data(49, 1, 1).as_ref(), 0.0, None, None, &mut |_, _| Control::Continue).is_err()
+    );
+    assert!(
+        params.with_epochs(0).fit(&kd, y.as_ref(), 0.0, None, None, &mut |_, _| Control::Continue).is_err()
+    );
     assert!(params.fit(&kd, y.as_ref(), -1.0, None, None, &mut |_, _| Control::Continue).is_err());
     // through the KernelSolver trait
     let p = kernels::Prepared::new(x.as_ref(), &Metric::Euclidean);
@@ -218,5 +229,10 @@ fn bad_input_is_an_error() {
     let solver = EigenProSolver::new(EigenProParams::new(PreconditionerParams::nystrom(60, 5)));
     let e = solver.solve(&sys, y.as_ref(), None).unwrap_err();
     assert!(e.to_string().contains("exceed"), "{e}");
-    assert!(conjugate_gradient(&kd, data(3, 1, 1).as_ref(), 0.0, None, &IterParams::default(), &mut |_, _| Control::Continue).is_err());
+    assert!(
+        conjugate_gradient(&kd, data(3, 1, 1).as_ref(), 0.0, None, &IterParams::default(), &mut |_, _| {
+            Control::Continue
+        })
+        .is_err()
+    );
 }

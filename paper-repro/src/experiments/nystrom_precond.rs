@@ -39,7 +39,7 @@ pub struct NystromArgs {
     #[arg(long, default_value = "mnist10k")]
     pub dataset: String,
     /// Training points of experiments 1 and 3 (the next 2,000, or 20%, are the test set)
-    /// [default: 8000; quick: 2000].
+    /// [default: 8000; quick: 1500].
     #[arg(long)]
     pub n: Option<usize>,
     /// Kernel: laplace, gaussian, matern32, matern52.
@@ -51,7 +51,7 @@ pub struct NystromArgs {
     /// Number of flattened eigendirections q (experiments 1 and 3).
     #[arg(long, default_value_t = 20)]
     pub q: usize,
-    /// Nystrom sample size s of the EigenPro solver in experiment 3 (q < s <= n) [default: 1000; quick: 500].
+    /// Nystrom sample size s of the EigenPro solver in experiment 3 (q < s <= n) [default: 1000; quick: 400].
     #[arg(long)]
     pub s: Option<usize>,
     /// Target relative train MSE ||K alpha - y||^2 / ||y||^2 of experiments 1 and 2.
@@ -88,6 +88,7 @@ pub struct Config {
     q_list: Vec<usize>,
     target: f64,
     epochs: usize,
+    sgd_epochs: usize,
     max_gd_epochs: usize,
     scale: Option<(usize, usize, usize)>,
     quick: bool,
@@ -112,7 +113,7 @@ fn resolve(a: &NystromArgs, common: &CommonArgs) -> anyhow::Result<Config> {
         "mnist10k" => 8000,
         _ => 58000,
     };
-    let n = a.n.unwrap_or(if quick { 2000 } else { 8000 }).min(max_n);
+    let n = a.n.unwrap_or(if quick { 1500 } else { 8000 }).min(max_n);
     if let Some(req) = a.n
         && req > max_n
     {
@@ -121,9 +122,11 @@ fn resolve(a: &NystromArgs, common: &CommonArgs) -> anyhow::Result<Config> {
     if n < 100 {
         bail!("--n {n} must be at least 100");
     }
-    let s = a.s.unwrap_or(if quick { 500 } else { 1000 });
+    let s = a.s.unwrap_or(if quick { 400 } else { 1000 });
     if s > n {
-        bail!("--s {s} exceeds the number of training points n = {n} (the Nystrom points are sampled from them)");
+        bail!(
+            "--s {s} exceeds the number of training points n = {n} (the Nystrom points are sampled from them)"
+        );
     }
     if a.q == 0 || a.q >= s {
         bail!("--q {} must satisfy 1 <= q < s = {s} (q eigendirections are estimated from s points)", a.q);
@@ -137,7 +140,7 @@ fn resolve(a: &NystromArgs, common: &CommonArgs) -> anyhow::Result<Config> {
     if a.scale_q == 0 || a.scale_q >= a.scale_s {
         bail!("--scale-q {} must satisfy 1 <= q < --scale-s {}", a.scale_q, a.scale_s);
     }
-    let n_subset = n.min(if quick { 1000 } else { 2000 });
+    let n_subset = n.min(if quick { 800 } else { 2000 });
     let s_max = if quick { 1000 } else { 2000 };
     let s_list: Vec<usize> =
         [50, 100, 200, 500, 1000, 2000].into_iter().filter(|&v| v > a.q && v <= n && v <= s_max).collect();
@@ -154,6 +157,7 @@ fn resolve(a: &NystromArgs, common: &CommonArgs) -> anyhow::Result<Config> {
         q_list,
         target: a.target,
         epochs: a.epochs,
+        sgd_epochs: if quick { 10 } else { 15 },
         max_gd_epochs: if quick { 6000 } else { 20000 },
         scale: if quick || a.no_scale { None } else { Some((a.scale_s, a.scale_q, a.scale_epochs)) },
         quick,
@@ -194,10 +198,12 @@ struct NysRow {
     s: usize,
     q: usize,
     lambda_top: f64,
+    batch: usize,
     setup_s: f64,
     epochs_to_target: Option<usize>,
     seconds_to_target: Option<f64>,
     final_rel_mse: f64,
+    gd_epochs_subset: Option<usize>,
     kappa: f64,
 }
 
@@ -222,6 +228,9 @@ struct SolverRow {
     test_accuracy: f64,
     rel_train_residual: f64,
 }
+
+/// (epoch, relative train MSE, seconds) per epoch.
+type Curve = Vec<(usize, f64, f64)>;
 
 fn epochs_to(history: &[(usize, f64, f64)], target: f64) -> Option<(usize, f64)> {
     history.iter().find(|h| h.1 <= target).map(|h| (h.0, h.2))
@@ -290,10 +299,22 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
     let sub_data = KernelData::<f64>::new(&kernel, &Metric::Euclidean, sub.x.as_ref())?;
     let sub_k = DenseKernel::from_data(&sub_data).to_f64();
     let (kappa_k, sub_eigs) = precond::condition_number((&sub_k * (1.0 / cfg.n_subset as f64)).as_ref())?;
-    let max_epochs = if cfg.quick { 400 } else { 600 };
-    let mut table = report.table(&["preconditioner", "s", "q", "lambda_top", "setup_s", "epochs", "sec", "kappa(PK)"]);
+    let sub_dense = DenseKernel { k: sub_k.clone() };
+    let max_gd = if cfg.quick { 1500 } else { 3000 };
+    let mut table = report.table(&[
+        "preconditioner",
+        "s",
+        "q",
+        "lambda_top",
+        "batch",
+        "setup_s",
+        "SGD_epochs",
+        "sec",
+        "GD_epochs(sub)",
+        "kappa(PK)(sub)",
+    ]);
     let mut nys_rows: Vec<NysRow> = Vec::new();
-    let mut curves: Vec<(String, Vec<(usize, f64, f64)>)> = Vec::new();
+    let mut curves: Vec<(String, Curve)> = Vec::new();
     let mut configs: Vec<(String, PreconditionerParams)> =
         vec![("exact".to_string(), PreconditionerParams::exact(cfg.q).with_seed(cfg.seed))];
     for &s in &cfg.s_list {
@@ -303,25 +324,47 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
         let t = Instant::now();
         let p = pp.build_with_op(&data, Some(&dense))?;
         let setup = t.elapsed().as_secs_f64();
-        let hist = run_gd(&dense, train.y.as_ref(), Some(&p), cfg.target, max_epochs)?;
-        // kappa of P K on the subset: the same kind of preconditioner built on the subset
-        let kappa = match pp.kind {
-            precond::PrecondKind::Nystrom { s } if s > cfg.n_subset => f64::NAN,
+        let lambda_top = p.lambda_top();
+        let params =
+            EigenProParams::new(*pp).with_epochs(cfg.sgd_epochs).with_tol(cfg.target).with_seed(cfg.seed);
+        let mut hist = Vec::new();
+        let fit = params.fit_with_preconditioner(
+            &data,
+            train.y.as_ref(),
+            0.0,
+            p,
+            None,
+            None,
+            t,
+            &mut |st, _| {
+                hist.push((st.epoch, st.rel_train_mse, st.seconds));
+                Control::Continue
+            },
+        )?;
+        // on the subset: full-batch GD epochs and kappa(P K) with the same kind of preconditioner
+        let (gd_epochs, kappa) = match pp.kind {
+            precond::PrecondKind::Nystrom { s } if s > cfg.n_subset => (None, f64::NAN),
             _ => {
                 let ps = pp.build(&sub_data)?;
-                precond::condition_number(ps.preconditioned_matrix(&sub_data, sub_k.as_ref()).as_ref())?.0
+                let kappa =
+                    precond::condition_number(ps.preconditioned_matrix(&sub_data, sub_k.as_ref()).as_ref())?
+                        .0;
+                let h = run_gd(&sub_dense, sub.y.as_ref(), Some(&ps), cfg.target, max_gd)?;
+                (epochs_to(&h, cfg.target).map(|r| r.0), kappa)
             }
         };
         let reached = epochs_to(&hist, cfg.target);
         let row = NysRow {
             preconditioner: name.clone(),
-            s: p.s(),
-            q: p.q,
-            lambda_top: p.lambda_top(),
+            s: fit.precond.s(),
+            q: fit.precond.q,
+            lambda_top,
+            batch: fit.batch_size,
             setup_s: setup,
             epochs_to_target: reached.map(|r| r.0),
             seconds_to_target: reached.map(|r| r.1),
             final_rel_mse: hist.last().map_or(f64::NAN, |h| h.1),
+            gd_epochs_subset: gd_epochs,
             kappa,
         };
         table.row(crate::cells![
@@ -329,9 +372,11 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             row.s,
             row.q,
             row.lambda_top,
+            row.batch,
             row.setup_s,
             row.epochs_to_target.map_or("-".to_string(), |e| e.to_string()),
             row.seconds_to_target.unwrap_or(f64::NAN),
+            row.gd_epochs_subset.map_or("-".to_string(), |e| e.to_string()),
             row.kappa
         ]);
         curves.push((name.clone(), hist));
@@ -347,7 +392,6 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
     };
 
     // ------------------------------------------------------------ 2. speed-up vs eigenvalue ratio
-    let sub_dense = DenseKernel { k: sub_k.clone() };
     let plain = run_gd(&sub_dense, sub.y.as_ref(), None, cfg.target, cfg.max_gd_epochs)?;
     let plain_epochs = epochs_to(&plain, cfg.target).map(|r| r.0);
     let mut speed_rows = Vec::new();
@@ -384,7 +428,9 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
         let all = datasets::load::mnist10k()?;
         let t = Instant::now();
         let d = KernelData::<f32>::new(&kernel, &Metric::Euclidean, all.x.as_ref())?;
-        let p = PreconditionerParams::nystrom(cfg.s, cfg.q.max(100).min(cfg.s - 1)).with_seed(cfg.seed).build(&d)?;
+        let p = PreconditionerParams::nystrom(cfg.s, cfg.q.max(100).min(cfg.s - 1))
+            .with_seed(cfg.seed)
+            .build(&d)?;
         Some((all.n(), p.s(), p.q, t.elapsed().as_secs_f64()))
     } else {
         None
@@ -406,7 +452,7 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
         "nystrom_matches_exact_at_log_size",
         match_row.is_some(),
         format!(
-            "epochs to relative train MSE {:e} with q = {}: exact P_q {} ; Nystrom {list}; {} (n = {}, log^4 n = {:.0}); kappa(P_q K) = {:.1} (theory lambda_(q+1)/lambda_n = {:.1}) vs kappa(K) = {:.0}",
+            "EigenPro epochs to relative train MSE {:e} with q = {}: exact P_q {} ; Nystrom {list}; {} (n = {}, log^4 n = {:.0}); on {} points kappa(P_q K) = {:.1} (theory lambda_(q+1)/lambda_n = {:.1}) vs kappa(K) = {:.0}, full-batch GD epochs exact {} vs Nystrom {}",
             cfg.target,
             cfg.q,
             exact.epochs_to_target.map_or("not reached".into(), |e| e.to_string()),
@@ -416,9 +462,16 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             },
             cfg.n,
             (cfg.n as f64).ln().powi(4),
+            cfg.n_subset,
             exact.kappa,
             exact_kappa_theory,
-            kappa_k
+            kappa_k,
+            exact.gd_epochs_subset.map_or("-".into(), |e| e.to_string()),
+            nys_rows[1..]
+                .iter()
+                .map(|r| format!("s={}: {}", r.s, r.gd_epochs_subset.map_or("-".into(), |e| e.to_string())))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     let ratios: Vec<(usize, f64, f64)> =
@@ -454,12 +507,16 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             "test accuracy: {}",
             solver_rows
                 .iter()
-                .map(|r| format!("{} {:.4} (train residual {:.1e})", r.solver, r.test_accuracy, r.rel_train_residual))
+                .map(|r| format!(
+                    "{} {:.4} (train residual {:.1e})",
+                    r.solver, r.test_accuracy, r.rel_train_residual
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     );
-    let t_of = |name: &str| solver_rows.iter().find(|r| r.solver == name).and_then(|r| r.seconds_to_direct_accuracy);
+    let t_of =
+        |name: &str| solver_rows.iter().find(|r| r.solver == name).and_then(|r| r.seconds_to_direct_accuracy);
     let (t_cg, t_ep) = (t_of("cg"), t_of("eigenpro-nystrom"));
     if cfg.quick {
         report.note(format!(
@@ -469,7 +526,7 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             t_cg.map_or("-".into(), |t| format!("{t:.2}"))
         ));
     } else {
-    report.claim(
+        report.claim(
         "eigenpro_faster_than_cg",
         match (t_ep, t_cg) {
             (Some(a), Some(b)) => a < b,
@@ -536,17 +593,21 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
         report.set("setup_10k_seconds", s.3);
     }
     report.write_iterations_csv("nystrom_vs_exact.csv")?;
-    let mut plot = LinePlot::new(format!("{}: full-batch preconditioned GD, q = {}", cfg.dataset, cfg.q))
-        .x_label("epoch")
-        .y_label("relative train MSE")
-        .log_y()
-        .hline(cfg.target, "target");
+    let mut plot = LinePlot::new(format!(
+        "{}: EigenPro with exact / Nystrom preconditioners, q = {}",
+        cfg.dataset, cfg.q
+    ))
+    .x_label("epoch")
+    .y_label("relative train MSE")
+    .log_y()
+    .hline(cfg.target, "target");
     for (name, h) in &curves {
         let pts: Vec<(f64, f64)> = h.iter().map(|&(e, m, _)| (e as f64, m)).collect();
         plot = plot.series(Series::new(name.clone(), pts));
     }
     report.line_plot("train_mse.svg", &plot);
-    let pts: Vec<(f64, f64)> = speed_rows.iter().filter_map(|r| r.speedup.map(|s| (r.eigen_ratio, s))).collect();
+    let pts: Vec<(f64, f64)> =
+        speed_rows.iter().filter_map(|r| r.speedup.map(|s| (r.eigen_ratio, s))).collect();
     let ideal: Vec<(f64, f64)> = speed_rows.iter().map(|r| (r.eigen_ratio, r.eigen_ratio)).collect();
     report.line_plot(
         "speedup.svg",
@@ -738,7 +799,10 @@ fn compare_solvers(
             total_s: t.elapsed().as_secs_f64() - eval_s,
             seconds_to_direct_accuracy: first,
             iterations: fit.history.len(),
-            memory_mb: (block * n * 4.0 + n * train.d() as f64 * 4.0 + fit.precond.s() as f64 * q_ep as f64 * 8.0) / 1e6,
+            memory_mb: (block * n * 4.0
+                + n * train.d() as f64 * 4.0
+                + fit.precond.s() as f64 * q_ep as f64 * 8.0)
+                / 1e6,
             test_accuracy: last_acc,
             rel_train_residual: fit.history.last().map_or(f64::NAN, |h| h.rel_train_mse.sqrt()),
         });
@@ -779,11 +843,23 @@ struct ScaleRow {
 }
 
 enum ScaleResult {
-    Done { rows: Vec<ScaleRow>, peak_rss: Option<u64>, n: usize, n_test: usize, first_090: Option<(usize, f64)> },
+    Done {
+        rows: Vec<ScaleRow>,
+        peak_rss: Option<u64>,
+        n: usize,
+        n_test: usize,
+        first_090: Option<(usize, f64)>,
+    },
     Missing(String),
 }
 
-fn scale_run(report: &mut Report, cfg: &Config, s: usize, q: usize, epochs: usize) -> anyhow::Result<ScaleResult> {
+fn scale_run(
+    report: &mut Report,
+    cfg: &Config,
+    s: usize,
+    q: usize,
+    epochs: usize,
+) -> anyhow::Result<ScaleResult> {
     let t0 = Instant::now();
     let train = match datasets::load::fashion_mnist(true) {
         Ok(d) => d,
@@ -815,9 +891,11 @@ fn scale_run(report: &mut Report, cfg: &Config, s: usize, q: usize, epochs: usiz
     let mut table = report.table(&["epoch", "rel_train_mse", "test_acc", "sec", "sec_no_eval"]);
     let fit = params.fit(&data, y.as_ref(), 0.0, None, None, &mut |st, alpha| {
         let te = Instant::now();
-        let acc = match data.predict(test.x.as_ref(), alpha).map_err(anyhow::Error::from).and_then(|p| {
-            datasets::accuracy(p.as_ref(), &labels).map_err(anyhow::Error::from)
-        }) {
+        let acc = match data
+            .predict(test.x.as_ref(), alpha)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| datasets::accuracy(p.as_ref(), &labels).map_err(anyhow::Error::from))
+        {
             Ok(a) => a,
             Err(e) => {
                 err = Some(e);
@@ -833,7 +911,13 @@ fn scale_run(report: &mut Report, cfg: &Config, s: usize, q: usize, epochs: usiz
             seconds: wall,
             seconds_without_eval: wall - eval_s,
         };
-        table.row(crate::cells![row.epoch, row.rel_train_mse, row.test_accuracy, row.seconds, row.seconds_without_eval]);
+        table.row(crate::cells![
+            row.epoch,
+            row.rel_train_mse,
+            row.test_accuracy,
+            row.seconds,
+            row.seconds_without_eval
+        ]);
         if first_090.is_none() && acc >= 0.90 {
             first_090 = Some((st.epoch, wall));
         }
