@@ -1,0 +1,85 @@
+//! End-to-end quick runs of the `neural-collapse` and `conv-rfm` binaries (issue 8): the phenomenon
+//! must show, and bad input must be a clear error, never a panic.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paper-repro-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(bin: &str, args: &[&str], out: &Path) -> Output {
+    Command::new(bin).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")
+}
+
+fn summary(out: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join(name).join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+fn column(s: &serde_json::Value, key: &str) -> Vec<f64> {
+    s["iterations"].as_array().expect("iterations").iter().map(|r| r[key].as_f64().expect(key)).collect()
+}
+
+fn claim(s: &serde_json::Value, id: &str) -> bool {
+    s["claims"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("claim {id}"))["passed"]
+        .as_bool()
+        .unwrap()
+}
+
+#[test]
+fn neural_collapse_quick_on_the_mixture_and_mnist() {
+    for dataset in ["mixture", "mnist10k"] {
+        let out = out_dir(&format!("nc-{dataset}"));
+        let o = run(
+            env!("CARGO_BIN_EXE_neural-collapse"),
+            &["--quick", "--strict", "--quiet", "--dataset", dataset],
+            &out,
+        );
+        assert!(o.status.success(), "{dataset}: {}", String::from_utf8_lossy(&o.stderr));
+        let s = summary(&out, "neural-collapse");
+        let proj = column(&s, "nc1_projected");
+        let abl = column(&s, "ablation_nc1");
+        assert_eq!(proj.len(), 8);
+        // NC1 after the projection falls by 10x; the ablation does not
+        assert!(proj[7] * 10.0 <= proj[0], "{dataset}: {proj:?}");
+        assert!(abl[7] * 10.0 > abl[0], "{dataset}: {abl:?}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn conv_rfm_quick_beats_the_fixed_kernel_on_star() {
+    let out = out_dir("conv-rfm");
+    let o = run(env!("CARGO_BIN_EXE_conv-rfm"), &["--quick", "--quiet", "--star-only", "--n-test", "400"], &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out, "conv-rfm");
+    assert!(claim(&s, "convrfm_beats_fixed_kernel_on_local_signal"), "{}", s["claims"]);
+    let acc = column(&s, "test_acc");
+    assert!(acc.last().unwrap() - acc[0] >= 0.15, "{acc:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let out = out_dir("bad");
+    let cases: &[(&str, &[&str])] = &[
+        (env!("CARGO_BIN_EXE_neural-collapse"), &["--depth", "0"]),
+        (env!("CARGO_BIN_EXE_neural-collapse"), &["--n", "5"]),
+        (env!("CARGO_BIN_EXE_neural-collapse"), &["--bandwidth", "nan"]),
+        (env!("CARGO_BIN_EXE_conv-rfm"), &["--patch", "4"]),
+        (env!("CARGO_BIN_EXE_conv-rfm"), &["--star-patch", "9"]),
+        (env!("CARGO_BIN_EXE_conv-rfm"), &["--star-size", "4"]),
+        (env!("CARGO_BIN_EXE_conv-rfm"), &["--noise", "-1"]),
+    ];
+    for (bin, args) in cases {
+        let o = run(bin, args, &out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert_ne!(o.status.code(), Some(101), "{args:?} panicked: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.trim().is_empty(), "{args:?}: no message");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
