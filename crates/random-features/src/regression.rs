@@ -172,17 +172,17 @@ impl RidgePath {
             match self.space {
                 SolveSpace::Sample => {
                     // residual = U diag(1 - s h) c (U is a full basis of R^n)
-                    for i in 0..self.s.len() {
-                        let r = 1.0 - self.s[i].max(0.0) * h[i];
+                    for (i, (&s, &hi)) in self.s.iter().zip(&h).enumerate() {
+                        let r = 1.0 - s.max(0.0) * hi;
                         acc += (r * self.c[(i, j)]).powi(2);
                     }
                 }
                 SolveSpace::Feature => {
                     // ||y||^2 - sum c_i^2 (2 h_i - s_i h_i^2)
                     let mut fit = 0.0;
-                    for i in 0..self.s.len() {
-                        let s = self.s[i].max(0.0);
-                        fit += self.c[(i, j)].powi(2) * (2.0 * h[i] - s * h[i] * h[i]);
+                    for (i, (&s, &hi)) in self.s.iter().zip(&h).enumerate() {
+                        let s = s.max(0.0);
+                        fit += self.c[(i, j)].powi(2) * (2.0 * hi - s * hi * hi);
                     }
                     acc = (self.y_sq[j] - fit).max(0.0);
                 }
