@@ -90,7 +90,7 @@ impl PatchSpec {
                 "channels, height and width must be at least 1",
             ));
         }
-        if self.q == 0 || self.q % 2 == 0 {
+        if self.q == 0 || self.q.is_multiple_of(2) {
             return Err(invalid("patch size q", self.q, "must be odd and at least 1"));
         }
         if self.q > self.height || self.q > self.width {
@@ -352,8 +352,8 @@ pub fn patch_kernel_matrix(
         |(acc, ip), p| {
             let (u, v) = pairs[p];
             matmul(ip.as_mut(), Accum::Replace, am[u].as_ref(), b.patches[v].transpose(), 1.0, Par::Seq);
-            for j in 0..nb {
-                base.values_col(ip.col_as_slice_mut(j), &norms_a[u], norms_b[v][j]);
+            for (j, &nz) in norms_b[v].iter().enumerate() {
+                base.values_col(ip.col_as_slice_mut(j), &norms_a[u], nz);
             }
             add_into(acc, ip);
         },
@@ -413,8 +413,8 @@ fn h_block(
 ) {
     let nt = train_u.nrows();
     matmul(dip.as_mut(), Accum::Replace, eval_m_u, train_u.transpose(), 1.0, Par::Seq);
-    for j in 0..nt {
-        kernel.dip_col(dip.col_as_slice_mut(j), norms_e, norms_t[j]);
+    for (j, &nz) in norms_t.iter().enumerate() {
+        kernel.dip_col(dip.col_as_slice_mut(j), norms_e, nz);
     }
     for c in c_range {
         for j in 0..nt {

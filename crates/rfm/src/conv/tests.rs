@@ -34,7 +34,7 @@ fn extraction_round_trip_and_multiplicity() {
     let spec = PatchSpec::new(1, 5, 5, 3, Padding::Circular).unwrap();
     let x = Mat::from_fn(1, 25, |_, j| (j + 1) as f64);
     let p = spec.extract(x.as_ref()).unwrap();
-    let mut counts = vec![0; 25];
+    let mut counts = [0; 25];
     for u in 0..p.positions() {
         for k in 0..p.dim() {
             counts[p.position(u)[(0, k)] as usize - 1] += 1;
