@@ -8,7 +8,10 @@
 //!   `y = x1 x2` (n = 5000, d = 100): kernel fit (`DirectSolver::solve` on a `KernelSystem`), AGOP
 //!   (`kernel_agop`) and the metric update (`RfmParams::post_process`, `M = AGOP^{1/2}`);
 //! * `rfm/fit/laplace_n5000_d100/iters1`: `RfmParams::new(laplace(10)).with_iters(1).fit`, i.e. two
-//!   kernel fits and one AGOP with the default solver settings.
+//!   kernel fits and one AGOP with the default solver settings;
+//! * `rfm/conv/{patch_kernel_matrix,patch_agop}/star_n200_q5`: ConvRFM's aligned patch kernel matrix
+//!   and patch AGOP on the default Star task (16 x 16 images, 5 x 5 patches, 200 images);
+//! * `rfm/deep/layer/mixture_n500_d64_w512`: one Deep RFM layer on the 10-class mixture.
 use bench_suite::{
     SEED, criterion_config, gaussian_inputs, grokking_train, heavy, multi_index_prod, random_psd,
     with_tiny_noise,
@@ -124,9 +127,47 @@ fn iteration_bench(c: &mut Criterion) {
     kernels::release_workspace();
 }
 
+/// ConvRFM patch kernel and patch AGOP on the default Star task (16 x 16, 5 x 5 patches, n = 200).
+fn conv_bench(c: &mut Criterion) {
+    use rfm::conv::{Padding, PatchKernel, PatchSpec, patch_agop, patch_kernel_matrix};
+    let data = datasets::synthetic::star_images(200, 16, 0.6, SEED).unwrap();
+    let spec = PatchSpec::new(1, 16, 16, 5, Padding::Circular).unwrap();
+    let patches = spec.extract(data.x.as_ref()).unwrap();
+    let metric = random_psd(25, SEED.wrapping_add(5));
+    let kernel = PatchKernel::aligned(KernelSpec::laplace(10.0));
+    let alpha = gaussian_inputs(200, 2, SEED.wrapping_add(6));
+    let mut group = c.benchmark_group("rfm/conv");
+    heavy(&mut group, Duration::from_secs(3));
+    group.throughput(Throughput::Elements(200));
+    group.bench_function("patch_kernel_matrix/star_n200_q5", |b| {
+        b.iter(|| patch_kernel_matrix(&kernel, metric.as_ref(), black_box(&patches), &patches).unwrap())
+    });
+    group.bench_function("patch_agop/star_n200_q5", |b| {
+        b.iter(|| {
+            patch_agop(&kernel, metric.as_ref(), &patches, alpha.as_ref(), black_box(&patches)).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// One Deep RFM layer (kernel fit, AGOP, `M^{1/2}` projection, ReLU map of width 512) on the
+/// 10-class Gaussian mixture (n = 500, d = 64).
+fn deep_bench(c: &mut Criterion) {
+    use rfm::deep::DeepRfmParams;
+    let data = datasets::synthetic::gaussian_mixture(500, 64, 10, 1.5, SEED).unwrap();
+    let params = DeepRfmParams::default().with_depth(1);
+    let mut group = c.benchmark_group("rfm/deep");
+    heavy(&mut group, Duration::from_secs(3));
+    group.throughput(Throughput::Elements(500));
+    group.bench_function("layer/mixture_n500_d64_w512", |b| {
+        b.iter(|| params.fit_with(black_box(&data), None, &mut |_| rfm::Control::Continue).unwrap())
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = criterion_config();
-    targets = agop_bench, iteration_bench
+    targets = agop_bench, iteration_bench, conv_bench, deep_bench
 }
 criterion_main!(benches);

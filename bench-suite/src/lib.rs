@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | `benches/linalg.rs` | `linalg/exp/{n1M,n4K}/{libm,baseline,dispatched}`: element-wise `exp` over 1M (and 4096, in-cache) `f64` |
 //! | `benches/kernels.rs` | `kernels/apply_values/laplace_2000x2000/{dispatched,naive_libm}`, `kernels/kernel_matrix/laplace_n5000_d100/{full,lower}`, `kernels/kernel_matrix/laplace_n20000_d784/lower_f32`, `kernels/kernel_ridge/fit_n5000_d100/{f64,f32}` |
-//! | `benches/rfm.rs` | `rfm/agop/n1860_c61_d122/{sparse_input,dense_input}`, `rfm/iteration/laplace_n5000_d100/{solve_f64_agop,solve_f32_agop}`, `rfm/fit/laplace_n5000_d100/iters1` |
+//! | `benches/rfm.rs` | `rfm/agop/n1860_c61_d122/{sparse_input,dense_input}`, `rfm/iteration/laplace_n5000_d100/{solve_f64_agop,solve_f32_agop}`, `rfm/fit/laplace_n5000_d100/iters1`, `rfm/conv/{patch_kernel_matrix,patch_agop}/star_n200_q5`, `rfm/deep/layer/mixture_n500_d64_w512` |
 //!
 //! ## Running
 //!

@@ -52,7 +52,8 @@ fn neural_collapse_quick_on_the_mixture_and_mnist() {
 #[test]
 fn conv_rfm_quick_beats_the_fixed_kernel_on_star() {
     let out = out_dir("conv-rfm");
-    let o = run(env!("CARGO_BIN_EXE_conv-rfm"), &["--quick", "--quiet", "--star-only", "--n-test", "400"], &out);
+    let o =
+        run(env!("CARGO_BIN_EXE_conv-rfm"), &["--quick", "--quiet", "--star-only", "--n-test", "400"], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out, "conv-rfm");
     assert!(claim(&s, "convrfm_beats_fixed_kernel_on_local_signal"), "{}", s["claims"]);

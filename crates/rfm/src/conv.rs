@@ -280,7 +280,8 @@ fn transform(set: &PatchSet, metric: MatRef<'_, f64>) -> (Vec<Mat<f64>>, Vec<Vec
         .par_iter()
         .map(|p| {
             let pm = p * metric;
-            let norms = (0..p.nrows()).map(|i| (0..p.ncols()).map(|k| pm[(i, k)] * p[(i, k)]).sum()).collect();
+            let norms =
+                (0..p.nrows()).map(|i| (0..p.ncols()).map(|k| pm[(i, k)] * p[(i, k)]).sum()).collect();
             (pm, norms)
         })
         .unzip()
@@ -380,14 +381,22 @@ fn gradient_inputs(
         return Err(invalid("pooling", "AllPairs", "patch gradients are implemented for aligned pooling"));
     }
     if !matches!(kernel.base, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
-        return Err(invalid("base kernel", kernel.base.name(), "patch gradients need a Laplace or Gaussian kernel"));
+        return Err(invalid(
+            "base kernel",
+            kernel.base.name(),
+            "patch gradients need a Laplace or Gaussian kernel",
+        ));
     }
     check_metric(metric, train.dim())?;
     if train.dim() != eval.dim() || train.positions() != eval.positions() {
         return Err(invalid("patch sets", eval.dim(), "training and evaluation patches differ in geometry"));
     }
     if alpha.nrows() != train.n() {
-        return Err(invalid("alpha", alpha.nrows(), &format!("needs one row per training image ({})", train.n())));
+        return Err(invalid(
+            "alpha",
+            alpha.nrows(),
+            &format!("needs one row per training image ({})", train.n()),
+        ));
     }
     linalg::validate::check_finite("alpha", alpha)?;
     Ok((transform(train, metric), transform(eval, metric)))
@@ -572,7 +581,11 @@ impl ConvRfmParams {
         self.patch.validate()?;
         self.kernel.validate()?;
         if !matches!(self.kernel, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
-            return Err(invalid("kernel", self.kernel.name(), "ConvRFM needs a Laplace or Gaussian base kernel"));
+            return Err(invalid(
+                "kernel",
+                self.kernel.name(),
+                "ConvRFM needs a Laplace or Gaussian base kernel",
+            ));
         }
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {
             return Err(invalid("ridge", self.ridge, "must be finite and >= 0"));
@@ -626,7 +639,8 @@ impl ConvRfmParams {
                 linalg::solve::Precision::F64,
                 "ConvRFM kernel system",
             )?;
-            let current = ConvRfmModel { params: self.clone(), metric: metric.clone(), train: patches.clone(), alpha };
+            let current =
+                ConvRfmModel { params: self.clone(), metric: metric.clone(), train: patches.clone(), alpha };
             let next = if t < self.iters {
                 let agop = patch_agop(&kernel, metric.as_ref(), &patches, current.alpha.as_ref(), &eval)?;
                 Some(self.post_process(&agop, t)?)

@@ -436,7 +436,8 @@ mod tests {
         assert!(DeepRfmParams::default().with_depth(0).fit_with(&data, None, noop).is_err());
         let zero_width = DeepRfmParams::default().with_feature_map(FeatureMap::Relu { width: 0 });
         assert!(zero_width.fit_with(&data, None, noop).is_err());
-        let bad_gamma = DeepRfmParams::default().with_feature_map(FeatureMap::Cosine { width: 4, gamma: -1.0 });
+        let bad_gamma =
+            DeepRfmParams::default().with_feature_map(FeatureMap::Cosine { width: 4, gamma: -1.0 });
         assert!(bad_gamma.fit_with(&data, None, noop).is_err());
         let regression = Dataset::new("r", data.x.clone(), Mat::zeros(30, 1)).unwrap();
         assert!(DeepRfmParams::default().fit_with(&regression, None, noop).is_err());

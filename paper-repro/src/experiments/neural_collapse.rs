@@ -278,18 +278,16 @@ pub fn run(args: &NeuralCollapseArgs, common: &CommonArgs) -> anyhow::Result<Exi
         .with_seed(cfg.seed);
     let gram_layers: Vec<usize> = [1, 3, 7, 13, 19].into_iter().filter(|&l| l <= cfg.depth).collect();
     let (deep, grams) = run_stack(&params, &train, &test, &gram_layers, "Deep RFM", &report)?;
-    let (ablation, ablation_grams) =
-        run_stack(&params.clone().with_project(false), &train, &test, &[cfg.depth], "ablation (M = I)", &report)?;
-    let mut table = report.table(&[
-        "layer",
-        "nc1_in",
-        "nc1_proj",
-        "nc1_relu",
-        "nc2_proj",
-        "test_acc",
-        "abl_nc1",
-        "abl_acc",
-    ]);
+    let (ablation, ablation_grams) = run_stack(
+        &params.clone().with_project(false),
+        &train,
+        &test,
+        &[cfg.depth],
+        "ablation (M = I)",
+        &report,
+    )?;
+    let mut table = report
+        .table(&["layer", "nc1_in", "nc1_proj", "nc1_relu", "nc2_proj", "test_acc", "abl_nc1", "abl_acc"]);
     let mut rows = Vec::new();
     for (l, (d, a)) in deep.iter().zip(&ablation).enumerate() {
         let row = NcRow {

@@ -66,8 +66,10 @@ fn identity_metric_equals_plain_patch_kernel() {
         for j in 0..2 {
             let mut want = 0.0;
             for u in 0..16 {
-                let d: f64 =
-                    (0..9).map(|a| (px.position(u)[(i, a)] - pz.position(u)[(j, a)]).powi(2)).sum::<f64>().sqrt();
+                let d: f64 = (0..9)
+                    .map(|a| (px.position(u)[(i, a)] - pz.position(u)[(j, a)]).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
                 want += (-d / 1.5).exp() / 16.0;
             }
             assert!((k[(i, j)] - want).abs() < 1e-12);
@@ -122,9 +124,7 @@ fn patch_gradients_match_finite_differences() {
         let m = random_psd(9, 10);
         let kernel = PatchKernel::aligned(base);
         let grads = patch_gradients(&kernel, m.as_ref(), &train, alpha.as_ref(), &eval).unwrap();
-        let f = |set: &PatchSet| {
-            &patch_kernel_matrix(&kernel, m.as_ref(), set, &train).unwrap() * &alpha
-        };
+        let f = |set: &PatchSet| &patch_kernel_matrix(&kernel, m.as_ref(), set, &train).unwrap() * &alpha;
         let h = 1e-6;
         for (u, k) in [(0, 0), (5, 4), (15, 8)] {
             let mut plus = eval.clone();
