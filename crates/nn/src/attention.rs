@@ -70,7 +70,7 @@ impl CausalSelfAttention {
     fn check_dims(d_model: usize, n_heads: usize) -> Result<()> {
         check_nonzero("model width", d_model)?;
         check_nonzero("number of heads", n_heads)?;
-        if d_model % n_heads != 0 {
+        if !d_model.is_multiple_of(n_heads) {
             return Err(invalid(
                 "number of heads",
                 n_heads,

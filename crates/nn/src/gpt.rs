@@ -45,7 +45,7 @@ impl GptConfig {
         check_nonzero("number of heads", self.n_heads)?;
         check_nonzero("number of layers", self.n_layers)?;
         check_nonzero("MLP width", self.d_ff)?;
-        if self.d_model % self.n_heads != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(invalid(
                 "number of heads",
                 self.n_heads,
@@ -201,7 +201,7 @@ impl Gpt {
                 &format!("must be <= context {}", self.config.context),
             ));
         }
-        if rows == 0 || rows % seq_len != 0 {
+        if rows == 0 || !rows.is_multiple_of(seq_len) {
             return Err(mismatch(
                 "token batch",
                 format!("a non-zero multiple of {seq_len}"),

@@ -423,7 +423,7 @@ impl PositionalEmbedding {
                 &format!("must be <= context {}", self.context()),
             ));
         }
-        if rows % seq_len != 0 {
+        if !rows.is_multiple_of(seq_len) {
             return Err(mismatch(
                 "stacked sequences",
                 format!("a multiple of {seq_len} rows"),
