@@ -245,8 +245,9 @@ fn learnability(l: f64, gamma: f64) -> f64 {
     }
 }
 
-/// `(sum L_i, sum L_i^2)` at `gamma > 0`, with 8 independent accumulators so the loop vectorises.
-#[inline]
+/// `(sum L_i, sum L_i^2)` at `gamma > 0`, with 8 independent accumulators so the loop vectorises
+/// (compiled for AVX-512 / AVX2 / baseline and dispatched at run time).
+#[multiversion::multiversion(targets = "simd")]
 fn sums(eigs: &[f64], gamma: f64) -> (f64, f64) {
     let mut z = [0.0f64; 8];
     let mut q = [0.0f64; 8];
