@@ -16,7 +16,7 @@ fn main() {
     let inst = low_rank_instance_frac(d, d, r, frac, 0).unwrap();
     println!("gen {:.2}s", t0.elapsed().as_secs_f64());
     let mut obs = |s: &CompletionStep<'_>| {
-        if s.iter % every == 0 {
+        if s.iter.is_multiple_of(every) {
             let e = inst.unobserved_error(s.prediction).unwrap();
             println!(
                 "it {} reg {:.0e} train {:.2e} val {:.2e} test_mse {:.2e} rel {:.2e} t {:.2}",

@@ -367,6 +367,7 @@ impl CompletionFit {
         &self.pred
     }
     /// Builds a fit from a row-major prediction (used by the baselines).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         d1: usize,
         d2: usize,
@@ -404,6 +405,9 @@ pub(crate) fn rel_mse_rows(obs: &Observations, pred: &[f64]) -> f64 {
     if n > 0.0 { e / n } else { e / obs.nnz() as f64 }
 }
 
+/// `update(G_t, t, val) -> (K_{t+1}, eps)`.
+pub(crate) type KernelUpdate<'a> = dyn FnMut(Mat<f64>, usize, Option<f64>) -> Result<(Mat<f64>, f64)> + 'a;
+
 /// The loop shared by lin-RFM and IRLS: `update(G_t, t, val) -> (K_{t+1}, eps)`.
 pub(crate) fn run_iterations(
     obs: &Observations,
@@ -411,7 +415,7 @@ pub(crate) fn run_iterations(
     sched: RegSchedule,
     replace: bool,
     name: &str,
-    update: &mut dyn FnMut(Mat<f64>, usize, Option<f64>) -> Result<(Mat<f64>, f64)>,
+    update: &mut KernelUpdate<'_>,
     observer: &mut dyn FnMut(&CompletionStep<'_>) -> Control,
 ) -> Result<CompletionFit> {
     let start = Instant::now();

@@ -155,6 +155,9 @@ struct RunSummary {
     stop: String,
 }
 
+/// `(iteration, seconds excluding metric evaluation, relative error on unobserved entries)`.
+type Curve = Vec<(usize, f64, f64)>;
+
 struct Tracker<'a> {
     inst: &'a LowRankInstance,
     target_mse: f64,
@@ -184,7 +187,7 @@ impl<'a> Tracker<'a> {
     }
 
     fn observe(&mut self, s: &CompletionStep<'_>) -> Control {
-        if s.iter % self.every != 0 && self.hit.is_some() {
+        if !s.iter.is_multiple_of(self.every) && self.hit.is_some() {
             return Control::Continue;
         }
         let t0 = Instant::now();
@@ -197,7 +200,7 @@ impl<'a> Tracker<'a> {
             }
             if let Some(tab) = &mut self.table
                 && self.verbose_every > 0
-                && s.iter % self.verbose_every == 0
+                && s.iter.is_multiple_of(self.verbose_every)
             {
                 tab.row(crate::cells![
                     self.label.as_str(),
@@ -244,7 +247,7 @@ fn run_lin_rfm(
     target_mse: f64,
     label: &str,
     table: Option<(&mut crate::report::Table, usize)>,
-) -> anyhow::Result<(RunSummary, Vec<(usize, f64, f64)>)> {
+) -> anyhow::Result<(RunSummary, Curve)> {
     let mut tr = Tracker::new(inst, target_mse, label);
     let mut tab_slot = None;
     if let Some((t, every)) = table {
@@ -274,7 +277,7 @@ fn run_irls(
     params: &IrlsParams,
     target_mse: f64,
     label: &str,
-) -> anyhow::Result<(RunSummary, Vec<(usize, f64, f64)>)> {
+) -> anyhow::Result<(RunSummary, Curve)> {
     let mut tr = Tracker::new(inst, target_mse, label);
     let fit =
         params.fit_with(&inst.observed, &mut |s| tr.observe(s)).with_context(|| format!("{label} fit"))?;
@@ -411,7 +414,7 @@ fn single_instance(report: &mut Report, args: &LinRfmArgs, common: &CommonArgs) 
             let mut obs = |st: &CompletionStep<'_>| {
                 let c = tr.observe(st);
                 if verbose
-                    && st.iter % every == 0
+                    && st.iter.is_multiple_of(every)
                     && let Some(&(_, t, rel)) = tr.curve.last()
                 {
                     table.row(crate::cells![
@@ -861,7 +864,7 @@ fn sparse_regression(report: &mut Report, sc: &Scale, seed: u64) -> anyhow::Resu
         &csv,
     )?;
     // completion DLN vs lin-RFM at a low sample budget
-    let (cd, cr, cf) = if sc.quick { (100, 2, 0.12) } else { (200, 3, 0.05) };
+    let (cd, cr, cf) = if sc.quick { (100, 2, 0.12) } else { (200, 3, 0.12) };
     let ci = low_rank_instance_frac(cd, cd, cr, cf, seed.wrapping_add(5))?;
     let lin = LinRfmParams::new(1.0).with_max_iters(1000).with_seed(seed).fit(&ci.observed)?;
     let lin_err = ci.unobserved_error(lin.prediction())?.relative;
@@ -982,7 +985,7 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64) -> anyhow::Result<()> 
 fn svd_free_params(max_iters: usize, seed: u64) -> LinRfmParams {
     LinRfmParams::new(0.5)
         .with_epsilon(sparse_recovery::Epsilon::Geometric { initial: 1.0, factor: 0.9, min: 0.0 })
-        .with_tol(2e-5)
+        .with_tol(5e-5)
         .with_patience(200)
         .with_max_iters(max_iters)
         .with_seed(seed)
@@ -1011,7 +1014,7 @@ fn scale(report: &mut Report, sc: &Scale, seed: u64, full: bool) -> anyhow::Resu
         let fit = svd_free_params(3000, seed).fit_with(&inst.observed, &mut |s| {
             let c = tr.observe(s);
             if verbose
-                && s.iter % 5 == 0
+                && s.iter.is_multiple_of(5)
                 && let Some(&(it, t, rel)) = tr.curve.last()
                 && it == s.iter
             {
