@@ -632,6 +632,7 @@ impl ConvRfmParams {
         let mut model = None;
         for t in 0..=self.iters {
             let k = patch_kernel_matrix(&kernel, metric.as_ref(), &patches, &patches)?;
+            let k_train = k.clone();
             let (alpha, _) = linalg::solve::solve_sym_ridge(
                 k,
                 train.y.as_ref(),
@@ -647,7 +648,14 @@ impl ConvRfmParams {
             } else {
                 None
             };
-            let control = observer(&ConvRfmStep { iter: t, model: &current, next_metric: next.as_ref() });
+            let train_predictions = &k_train * &current.alpha;
+            drop(k_train);
+            let control = observer(&ConvRfmStep {
+                iter: t,
+                model: &current,
+                next_metric: next.as_ref(),
+                train_predictions: &train_predictions,
+            });
             model = Some(current);
             match next {
                 Some(m) if control == Control::Continue => metric = m,
@@ -688,6 +696,8 @@ pub struct ConvRfmStep<'a> {
     pub model: &'a ConvRfmModel,
     /// The metric learned from it (`None` at the last fit).
     pub next_metric: Option<&'a Mat<f64>>,
+    /// The model's predictions on the training images (`K alpha`, from the fitted kernel matrix).
+    pub train_predictions: &'a Mat<f64>,
 }
 
 /// A fitted ConvRFM predictor.

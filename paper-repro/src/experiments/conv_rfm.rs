@@ -215,7 +215,7 @@ fn run_task(
     let mut t = Instant::now();
     let model = params.fit_with(train, &mut |step| {
         let control = super::observe(&mut err, || {
-            let ptr = step.model.predict(train.x.as_ref())?;
+            let ptr = step.train_predictions;
             let pte = step.model.predict(test.x.as_ref())?;
             let filters = top_filters(step.model.metric.as_ref(), 3)?;
             let row = ConvRow {

@@ -179,6 +179,8 @@ fn conv_rfm_runs_and_is_deterministic() {
     let mut metrics = Vec::new();
     let a = params
         .fit_with(&data, &mut |s| {
+            let direct = s.model.predict(data.x.as_ref()).unwrap();
+            assert!((&direct - s.train_predictions).norm_max() < 1e-10);
             metrics.push(s.model.metric.clone());
             Control::Continue
         })
