@@ -255,6 +255,20 @@ impl<'k, T: Real> KernelData<'k, T> {
         self.times_rows(&rows, v)
     }
 
+    /// The kernel block `K(Z, X)` (`m x n`, precision `T`) for new inputs `z`: cache it when the
+    /// same points are evaluated repeatedly (e.g. a validation set every epoch). Errors on NaN, empty
+    /// input or a dimension mismatch.
+    pub fn cross_block(&self, z: MatRef<'_, f64>) -> Result<Mat<T>> {
+        check_data("inputs", z).map_err(kernels::KernelError::from)?;
+        check_ncols("inputs vs training dimension", z, self.d()).map_err(kernels::KernelError::from)?;
+        let zm = self.metric.apply(z);
+        let zsq = row_dots(z, zm.as_ref());
+        let zmt = to_real::<T>(zm.as_ref());
+        let mut out = Mat::<T>::zeros(z.nrows(), self.n());
+        self.block_from(zmt.as_ref(), &zsq, None, out.as_mut());
+        Ok(out)
+    }
+
     /// Streamed predictions `K(Z, X) alpha` for new inputs `z` (`m x d`). Errors on NaN, empty input
     /// or a dimension mismatch.
     pub fn predict(&self, z: MatRef<'_, f64>, alpha: MatRef<'_, f64>) -> Result<Mat<f64>> {

@@ -16,8 +16,11 @@
 //! 4. **Scale** (not in `--quick`): the full Fashion-MNIST (60,000 x 784) with EigenPro, where a direct
 //!    solve would need a 60,000 x 60,000 matrix; skipped with a message when the files are missing.
 //!
-//! Claims: `nystrom_matches_exact_at_log_size`, `speedup_tracks_eigen_ratio`, `all_solvers_agree`,
-//! `eigenpro_faster_than_cg`, `setup_fast`, `scales_past_direct`.
+//! Claims: `nystrom_matches_exact_at_log_size` (EigenPro epochs to the target with `P_(s,q)`, s <= 500,
+//! within 1.5x of `P_q`), `speedup_tracks_eigen_ratio` (full-batch GD speed-up within 2x of
+//! `lambda_1 / lambda_(q+1)` for every q), `all_solvers_agree` (test accuracy within 0.003 of the direct
+//! solve), `eigenpro_faster_than_cg`, `eigenpro_direct_accuracy_fast` (< 3 s on MNIST-10k), `setup_fast`
+//! (< 2 s on 10,000 points), `scales_past_direct` (Fashion-MNIST: >= 0.90 in < 150 s, < 2 GB).
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
@@ -542,6 +545,19 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
         ),
     );
     }
+    if cfg.dataset == "mnist10k" && cfg.n == 8000 {
+        report.claim(
+            "eigenpro_direct_accuracy_fast",
+            t_ep.is_some_and(|t| t < 3.0),
+            format!(
+                "EigenPro-Nystrom (s = {}, q = {}) reaches the direct solve's test accuracy {:.4} (within 0.003) in {} including setup (target < 3 s; the authors' EigenPro2 takes 5.6 s here)",
+                cfg.s,
+                cfg.q,
+                direct.test_accuracy,
+                t_ep.map_or("-- (not reached)".into(), |t| format!("{t:.2} s"))
+            ),
+        );
+    }
     if let Some((n10, s10, q10, secs)) = setup10k {
         report.claim(
             "setup_fast",
@@ -677,8 +693,11 @@ fn compare_solvers(
     let y = train.y.as_ref();
     // test kernel block for cheap evaluation (excluded from the timings)
     let data = KernelData::<f32>::new(kernel, &Metric::Euclidean, train.x.as_ref())?;
+    let k_test = data.cross_block(test.x.as_ref())?;
     let eval = |alpha: MatRef<'_, f64>| -> anyhow::Result<f64> {
-        let p = data.predict(test.x.as_ref(), alpha)?;
+        let a32 = Mat::<f32>::from_fn(alpha.nrows(), alpha.ncols(), |i, j| alpha[(i, j)] as f32);
+        let p = &k_test * &a32;
+        let p = Mat::<f64>::from_fn(p.nrows(), p.ncols(), |i, j| p[(i, j)] as f64);
         Ok(datasets::accuracy(p.as_ref(), test_labels)?)
     };
     // CG on the f32 kernel matrix held in memory
@@ -778,7 +797,14 @@ fn compare_solvers(
         let t = Instant::now();
         let params = EigenProParams::new(pp.with_seed(cfg.seed)).with_epochs(cfg.epochs).with_seed(cfg.seed);
         let d = KernelData::<f32>::new(kernel, &Metric::Euclidean, train.x.as_ref())?;
-        let p = params.precond.build(&d)?;
+        // the exact preconditioner needs the eigenvectors of the n x n kernel: built from the matrix
+        // (formed for the setup only, then freed; the iterations stream blocks)
+        let p = if name == "eigenpro-exact" {
+            let dense = DenseKernel::from_data(&d);
+            params.precond.build_with_op(&d, Some(&dense))?
+        } else {
+            params.precond.build(&d)?
+        };
         let setup = t.elapsed().as_secs_f64();
         let mut eval_s = 0.0;
         let mut first: Option<f64> = None;
@@ -799,9 +825,12 @@ fn compare_solvers(
             total_s: t.elapsed().as_secs_f64() - eval_s,
             seconds_to_direct_accuracy: first,
             iterations: fit.history.len(),
+            // main buffers: one kernel block, the f32 inputs, the eigenvectors (+ the n x n matrix of
+            // the exact preconditioner's setup)
             memory_mb: (block * n * 4.0
                 + n * train.d() as f64 * 4.0
-                + fit.precond.s() as f64 * q_ep as f64 * 8.0)
+                + fit.precond.s() as f64 * q_ep as f64 * 8.0
+                + if name == "eigenpro-exact" { n * n * 4.0 } else { 0.0 })
                 / 1e6,
             test_accuracy: last_acc,
             rel_train_residual: fit.history.last().map_or(f64::NAN, |h| h.rel_train_mse.sqrt()),
@@ -933,6 +962,3 @@ fn scale_run(
     ));
     Ok(ScaleResult::Done { rows, peak_rss: peak_rss_bytes(), n, n_test, first_090 })
 }
-
-#[allow(dead_code)]
-fn _unused(_: Mat<f64>) {}
