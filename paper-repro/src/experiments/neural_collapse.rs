@@ -206,6 +206,9 @@ fn load(cfg: &NcConfig) -> anyhow::Result<(Dataset, Dataset)> {
     Ok((sort(train)?, sort(test)?))
 }
 
+/// Normalised Gram matrices by layer.
+type LayerGrams = Vec<(usize, Mat<f64>)>;
+
 struct LayerStats {
     input: NcMetrics,
     projected: NcMetrics,
@@ -221,14 +224,14 @@ fn run_stack(
     gram_at: &[usize],
     label: &str,
     report: &Report,
-) -> anyhow::Result<(Vec<LayerStats>, Vec<(usize, Mat<f64>)>)> {
+) -> anyhow::Result<(Vec<LayerStats>, LayerGrams)> {
     let test_labels = test.labels.clone().context("test labels")?;
     let bar = report.progress(params.depth as u64, format!("{label} layers"));
     let mut stats = Vec::new();
     let mut grams = Vec::new();
     let mut err = None;
     params.fit_with(train, Some(test), &mut |layer| {
-        let control = super::observe(&mut err, || {
+        super::observe(&mut err, || {
             let l = layer.train_labels;
             let pred = layer.test_predictions.context("test predictions")?;
             stats.push(LayerStats {
@@ -242,8 +245,7 @@ fn run_stack(
             }
             bar.inc(1);
             Ok(())
-        });
-        control
+        })
     })?;
     bar.finish();
     if let Some(e) = err {
