@@ -51,7 +51,7 @@ pub struct CatapultsArgs {
     /// Steps per learning-rate level in the multiple-catapult run [default: 300; quick: 150].
     #[arg(long)]
     pub phase_steps: Option<usize>,
-    /// SGD steps per run [default: 4000; quick: 1500].
+    /// SGD steps per run [default: 3000; quick: 1500].
     #[arg(long)]
     pub sgd_steps: Option<usize>,
     /// SGD seeds per batch size [default: 5; quick: 3].
@@ -117,7 +117,7 @@ impl CatapultsArgs {
         let width = self.width.unwrap_or(if q { 256 } else { 512 });
         let gd_steps = self.gd_steps.unwrap_or(if q { 200 } else { 500 });
         let phase_steps = self.phase_steps.unwrap_or(if q { 150 } else { 300 });
-        let sgd_steps = self.sgd_steps.unwrap_or(if q { 1500 } else { 4000 });
+        let sgd_steps = self.sgd_steps.unwrap_or(if q { 1500 } else { 3000 });
         let sgd_seeds = self.sgd_seeds.unwrap_or(if q { 3 } else { 5 });
         let batch_sizes = self.batch_sizes.clone().unwrap_or(if q {
             vec![4, 16, n_train]
@@ -315,8 +315,8 @@ fn run_gd(
             break;
         }
         losses.push(loss);
-        // lambda_max every step while catapults happen (early on), then every 5th step
-        if t < DENSE_LAMBDA_STEPS || t % 5 == 0 || t == steps {
+        // lambda_max every step while catapults happen (early on), then every 10th step
+        if t < DENSE_LAMBDA_STEPS || t % 10 == 0 || t == steps {
             lambdas.push(lambda_max(&net.ntk_from_cache(x, &cache))?);
         } else {
             lambdas.push(f64::NAN);
@@ -334,7 +334,7 @@ fn run_gd(
 }
 
 /// Steps from the start of a GD run (or of a learning-rate level) with lambda_max logged every step.
-const DENSE_LAMBDA_STEPS: usize = 100;
+const DENSE_LAMBDA_STEPS: usize = 40;
 
 /// Loss, lambda_max (NaN where not computed) and residual per logged step, and the step where training diverged.
 type GdTrace = (Vec<f64>, Vec<f64>, Vec<Mat<f64>>, Option<usize>);
@@ -466,7 +466,7 @@ fn multi_experiment(cfg: &CatapultsConfig, data: &Data) -> anyhow::Result<MultiR
 }
 
 /// Largest batch whose batch-kernel top eigenvalue is logged every step.
-const MAX_BATCH_KERNEL: usize = 64;
+const MAX_BATCH_KERNEL: usize = 32;
 
 /// The outcome of one SGD run.
 #[derive(Debug, Clone, Serialize)]
@@ -507,10 +507,15 @@ fn sgd_run(cfg: &CatapultsConfig, data: &Data, batch: usize, seed: usize) -> any
     let mut pos = n;
     let (mut loss, mut batch_lambda, mut full_lambda) = (vec![], vec![], vec![]);
     let l0 = net.loss(x, data.y.as_ref())?;
-    let lam_every = (cfg.sgd_steps / 40).max(1);
+    let lam_every = (cfg.sgd_steps / 20).max(1);
     let mut diverged = false;
     for t in 0..=cfg.sgd_steps {
-        let full = net.loss(x, data.y.as_ref())?;
+        // full batch: the probe forward pass is also the training forward pass
+        let full_cache = if batch == n { Some(net.forward(x)?) } else { None };
+        let full = match &full_cache {
+            Some(c) => nn::loss::mse(c.out.as_ref(), data.y.as_ref())?.0,
+            None => net.loss(x, data.y.as_ref())?,
+        };
         if !full.is_finite() || full > 1e8 * l0 {
             diverged = true;
             break;
@@ -521,6 +526,13 @@ fn sgd_run(cfg: &CatapultsConfig, data: &Data, batch: usize, seed: usize) -> any
         }
         if t == cfg.sgd_steps {
             break;
+        }
+        if let Some(cache) = full_cache {
+            let (_, g) = nn::loss::mse(cache.out.as_ref(), data.y.as_ref())?;
+            let grads = net.backward(x, &cache, g.as_ref())?;
+            net.w -= &grads[0] * lr;
+            net.a -= &grads[1] * lr;
+            continue;
         }
         if pos + batch > n {
             order.shuffle(&mut rng);
