@@ -537,7 +537,7 @@ pub fn run(args: &NystromArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             _ => false,
         },
         format!(
-            "wall time to the direct solve's test accuracy {:.4} (within 0.003), setup included: EigenPro-Nystrom {}, CG {}, direct {:.2} s (timings on a machine shared with other jobs are inflated)",
+            "wall time to the direct solve's test accuracy {:.4} (within 0.003), setup included: EigenPro-Nystrom {}, CG {}, direct {:.2} s",
             direct.test_accuracy,
             t_ep.map_or("not reached".into(), |t| format!("{t:.2} s")),
             t_cg.map_or("not reached".into(), |t| format!("{t:.2} s")),
