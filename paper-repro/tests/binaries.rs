@@ -1,25 +1,13 @@
 //! End-to-end runs of the paper binaries as a user runs them: quick mode with `--strict` (a failed
 //! claim fails the test), and bad input (a clear message and a non-zero exit, never a panic).
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+mod common;
+use common::{column, out_dir, summary};
 
 fn run(bin: &str, args: &[&str], out: &Path) -> Output {
     Command::new(bin).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")
-}
-
-fn summary(out: &Path, name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join(name).join("summary.json")).expect("summary.json written");
-    serde_json::from_str(&text).expect("summary.json is JSON")
-}
-
-fn column(s: &serde_json::Value, key: &str) -> Vec<f64> {
-    s["iterations"].as_array().expect("iterations").iter().map(|r| r[key].as_f64().expect(key)).collect()
 }
 
 #[test]

@@ -1,14 +1,11 @@
 //! End-to-end quick run of the `catapults` binary: every claim passes with `--strict`, and the
 //! summary shows the phenomenon (spike above the edge, none below, lambda_max drops below 2/lr,
 //! more catapults and better AGOP alignment with small batches). Bad input is a clean error.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+mod common;
+use common::out_dir;
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_catapults"))

@@ -1,15 +1,12 @@
 //! End-to-end runs of the `lin-rfm` binary: quick mode reproduces the claims (`--strict`), a single
 //! instance is recovered, and bad input is a clean error (a message and a non-zero exit, no panic).
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lin-rfm");
+mod common;
+use common::out_dir;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-lin-rfm-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+const BIN: &str = env!("CARGO_BIN_EXE_lin-rfm");
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(BIN).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")

@@ -1,16 +1,13 @@
 //! End-to-end quick run of `more-is-better`: the theory matches the experiment, optimally tuned
 //! risk never increases with k or n, the ridgeless risk peaks at k = n, overfitting is obligatory;
 //! bad arguments are clean errors.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_more-is-better");
+mod common;
+use common::out_dir;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-mib-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+const BIN: &str = env!("CARGO_BIN_EXE_more-is-better");
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(BIN).args(args).arg("--out").arg(out).output().expect("binary runs")

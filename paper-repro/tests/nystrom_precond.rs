@@ -1,13 +1,10 @@
 //! End-to-end runs of `nystrom-precond`: quick mode on the vendored MNIST-10k (no ../shared data
 //! needed) must show the phenomenon, and bad input must give a clear message and a non-zero exit.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+mod common;
+use common::out_dir;
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nystrom-precond"))

@@ -1,15 +1,12 @@
 //! End-to-end quick run of `rkbs-mirror-descent`: the claims hold and the numbers in `summary.json`
 //! show the phenomena; bad exponents are clean errors.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rkbs-mirror-descent");
+mod common;
+use common::out_dir;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paper-repro-rkbs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+const BIN: &str = env!("CARGO_BIN_EXE_rkbs-mirror-descent");
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(BIN).args(args).arg("--out").arg(out).output().expect("binary runs")

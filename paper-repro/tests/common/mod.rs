@@ -1,0 +1,28 @@
+//! Helpers shared by the end-to-end tests of the paper binaries (each test file uses a subset).
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+
+/// A fresh, empty output folder for one test (unique per test process and name).
+pub fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paper-repro-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The `summary.json` a binary wrote under `out/<name>/`.
+pub fn summary(out: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join(name).join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+/// One numeric column of the summary's `iterations` rows.
+pub fn column(s: &serde_json::Value, key: &str) -> Vec<f64> {
+    s["iterations"].as_array().expect("iterations").iter().map(|r| r[key].as_f64().expect(key)).collect()
+}
+
+/// Whether the claim `id` passed (panics when the summary has no such claim).
+pub fn claim(s: &serde_json::Value, id: &str) -> bool {
+    s["claims"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("claim {id}"))["passed"]
+        .as_bool()
+        .unwrap()
+}
