@@ -1,14 +1,8 @@
 //! End-to-end runs of the paper binaries as a user runs them: quick mode with `--strict` (a failed
 //! claim fails the test), and bad input (a clear message and a non-zero exit, never a panic).
-use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::{column, out_dir, summary};
-
-fn run(bin: &str, args: &[&str], out: &Path) -> Output {
-    Command::new(bin).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")
-}
+use common::{column, out_dir, run, summary};
 
 #[test]
 fn grokking_quick_shows_the_transition() {

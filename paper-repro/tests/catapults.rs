@@ -2,19 +2,13 @@
 //! summary shows the phenomenon (spike above the edge, none below, lambda_max drops below 2/lr,
 //! more catapults and better AGOP alignment with small batches). Bad input is a clean error.
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::out_dir;
 
 fn run(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catapults"))
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .arg("--no-plots")
-        .output()
-        .expect("binary runs")
+    common::run(env!("CARGO_BIN_EXE_catapults"), args, out)
 }
 
 #[test]

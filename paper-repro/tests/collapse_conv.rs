@@ -1,14 +1,8 @@
 //! End-to-end quick runs of the `neural-collapse` and `conv-rfm` binaries (issue 8): the phenomenon
 //! must show, and bad input must be a clear error, never a panic.
-use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::{claim, column, out_dir, summary};
-
-fn run(bin: &str, args: &[&str], out: &Path) -> Output {
-    Command::new(bin).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")
-}
+use common::{claim, column, out_dir, run, summary};
 
 #[test]
 fn neural_collapse_quick_on_the_mixture_and_mnist() {

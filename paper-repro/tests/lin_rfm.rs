@@ -1,7 +1,7 @@
 //! End-to-end runs of the `lin-rfm` binary: quick mode reproduces the claims (`--strict`), a single
 //! instance is recovered, and bad input is a clean error (a message and a non-zero exit, no panic).
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::out_dir;
@@ -9,7 +9,7 @@ use common::out_dir;
 const BIN: &str = env!("CARGO_BIN_EXE_lin-rfm");
 
 fn run(args: &[&str], out: &Path) -> Output {
-    Command::new(BIN).args(args).arg("--out").arg(out).arg("--no-plots").output().expect("binary runs")
+    common::run(BIN, args, out)
 }
 
 fn summary(out: &Path) -> serde_json::Value {

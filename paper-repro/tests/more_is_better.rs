@@ -2,7 +2,7 @@
 //! risk never increases with k or n, the ridgeless risk peaks at k = n, overfitting is obligatory;
 //! bad arguments are clean errors.
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::out_dir;
@@ -10,7 +10,7 @@ use common::out_dir;
 const BIN: &str = env!("CARGO_BIN_EXE_more-is-better");
 
 fn run(args: &[&str], out: &Path) -> Output {
-    Command::new(BIN).args(args).arg("--out").arg(out).output().expect("binary runs")
+    common::command(BIN, args, out).output().expect("binary runs")
 }
 
 fn csv(path: &Path) -> Vec<Vec<f64>> {

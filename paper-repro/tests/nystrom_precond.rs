@@ -1,16 +1,13 @@
 //! End-to-end runs of `nystrom-precond`: quick mode on the vendored MNIST-10k (no ../shared data
 //! needed) must show the phenomenon, and bad input must give a clear message and a non-zero exit.
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::out_dir;
 
 fn run(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nystrom-precond"))
-        .args(args)
-        .arg("--out")
-        .arg(out)
+    common::command(env!("CARGO_BIN_EXE_nystrom-precond"), args, out)
         .arg("--no-plots")
         .env("AGOP_DATA_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../data"))
         .output()

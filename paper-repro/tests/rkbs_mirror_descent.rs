@@ -1,7 +1,7 @@
 //! End-to-end quick run of `rkbs-mirror-descent`: the claims hold and the numbers in `summary.json`
 //! show the phenomena; bad exponents are clean errors.
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::out_dir;
@@ -9,7 +9,7 @@ use common::out_dir;
 const BIN: &str = env!("CARGO_BIN_EXE_rkbs-mirror-descent");
 
 fn run(args: &[&str], out: &Path) -> Output {
-    Command::new(BIN).args(args).arg("--out").arg(out).output().expect("binary runs")
+    common::command(BIN, args, out).output().expect("binary runs")
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests of the paper binaries (each test file uses a subset).
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// A fresh, empty output folder for one test (unique per test process and name).
 pub fn out_dir(name: &str) -> PathBuf {
@@ -25,4 +26,16 @@ pub fn claim(s: &serde_json::Value, id: &str) -> bool {
     s["claims"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("claim {id}"))["passed"]
         .as_bool()
         .unwrap()
+}
+
+/// `bin args --out out`, ready for extra flags or environment.
+pub fn command(bin: &str, args: &[&str], out: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.args(args).arg("--out").arg(out);
+    c
+}
+
+/// Runs `bin args --out out --no-plots` and returns its output.
+pub fn run(bin: &str, args: &[&str], out: &Path) -> Output {
+    command(bin, args, out).arg("--no-plots").output().expect("binary runs")
 }
