@@ -367,79 +367,110 @@ pub fn patch_kernel_matrix(
     Ok(k)
 }
 
-/// Checks the inputs of the gradient routines and returns `(P M, norms)` of both sets.
-type Transformed = (Vec<Mat<f64>>, Vec<Vec<f64>>);
-fn gradient_inputs(
-    kernel: &PatchKernel,
-    metric: MatRef<'_, f64>,
-    train: &PatchSet,
-    alpha: MatRef<'_, f64>,
-    eval: &PatchSet,
-) -> Result<(Transformed, Transformed)> {
-    kernel.base.validate()?;
-    if kernel.pooling != Pooling::Aligned {
-        return Err(invalid("pooling", "AllPairs", "patch gradients are implemented for aligned pooling"));
-    }
-    if !matches!(kernel.base, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
-        return Err(invalid(
-            "base kernel",
-            kernel.base.name(),
-            "patch gradients need a Laplace or Gaussian kernel",
-        ));
-    }
-    check_metric(metric, train.dim())?;
-    if train.dim() != eval.dim() || train.positions() != eval.positions() {
-        return Err(invalid("patch sets", eval.dim(), "training and evaluation patches differ in geometry"));
-    }
-    if alpha.nrows() != train.n() {
-        return Err(invalid(
-            "alpha",
-            alpha.nrows(),
-            &format!("needs one row per training image ({})", train.n()),
-        ));
-    }
-    linalg::validate::check_finite("alpha", alpha)?;
-    Ok((transform(train, metric), transform(eval, metric)))
+/// The validated inputs of the patch-gradient routines, with `P M` and the squared norms of the
+/// evaluation patches and the norms of the training patches computed once.
+struct GradientSetup<'a> {
+    base: &'a KernelSpec,
+    train: &'a PatchSet,
+    eval: &'a PatchSet,
+    alpha: MatRef<'a, f64>,
+    eval_m: Vec<Mat<f64>>,
+    norms_e: Vec<Vec<f64>>,
+    norms_t: Vec<Vec<f64>>,
 }
 
-/// `h` vectors at position `u` for output `c` (`ne x dim`): `h_i = sum_j w_ij (z_ju - x_iu)` with
-/// `w_ij = alpha_jc k'_ip(x_iu, z_ju) / |U|`; the patch gradient is `M h_i`.
-#[allow(clippy::too_many_arguments)]
-fn h_block(
-    kernel: &KernelSpec,
-    dip: &mut Mat<f64>,
-    wbuf: &mut Mat<f64>,
-    h: &mut Mat<f64>,
-    train_u: MatRef<'_, f64>,
-    eval_m_u: MatRef<'_, f64>,
-    eval_u: MatRef<'_, f64>,
-    norms_e: &[f64],
-    norms_t: &[f64],
-    alpha: MatRef<'_, f64>,
-    scale: f64,
-    c_range: std::ops::Range<usize>,
-    mut sink: impl FnMut(usize, MatRef<'_, f64>),
-) {
-    let nt = train_u.nrows();
-    matmul(dip.as_mut(), Accum::Replace, eval_m_u, train_u.transpose(), 1.0, Par::Seq);
-    for (j, &nz) in norms_t.iter().enumerate() {
-        kernel.dip_col(dip.col_as_slice_mut(j), norms_e, nz);
+/// Per-thread scratch of [`GradientSetup::position`]: kernel derivatives and weights
+/// (`ne x nt`), the `h` block (`ne x dim`) and the row sums of the weights.
+struct GradientBuffers {
+    dip: Mat<f64>,
+    weights: Mat<f64>,
+    h: Mat<f64>,
+    row_sums: Vec<f64>,
+}
+
+impl<'a> GradientSetup<'a> {
+    fn new(
+        kernel: &'a PatchKernel,
+        metric: MatRef<'_, f64>,
+        train: &'a PatchSet,
+        alpha: MatRef<'a, f64>,
+        eval: &'a PatchSet,
+    ) -> Result<Self> {
+        kernel.base.validate()?;
+        if kernel.pooling != Pooling::Aligned {
+            return Err(invalid(
+                "pooling",
+                "AllPairs",
+                "patch gradients are implemented for aligned pooling",
+            ));
+        }
+        if !matches!(kernel.base, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
+            return Err(invalid(
+                "base kernel",
+                kernel.base.name(),
+                "patch gradients need a Laplace or Gaussian kernel",
+            ));
+        }
+        check_metric(metric, train.dim())?;
+        if train.dim() != eval.dim() || train.positions() != eval.positions() {
+            return Err(invalid(
+                "patch sets",
+                eval.dim(),
+                "training and evaluation patches differ in geometry",
+            ));
+        }
+        if alpha.nrows() != train.n() {
+            return Err(invalid(
+                "alpha",
+                alpha.nrows(),
+                &format!("needs one row per training image ({})", train.n()),
+            ));
+        }
+        linalg::validate::check_finite("alpha", alpha)?;
+        let (_, norms_t) = transform(train, metric);
+        let (eval_m, norms_e) = transform(eval, metric);
+        Ok(GradientSetup { base: &kernel.base, train, eval, alpha, eval_m, norms_e, norms_t })
     }
-    for c in c_range {
-        for j in 0..nt {
-            let a = alpha[(j, c)] * scale;
-            for (w, d) in wbuf.col_as_slice_mut(j).iter_mut().zip(dip.col_as_slice(j)) {
-                *w = a * d;
-            }
+
+    fn buffers(&self) -> GradientBuffers {
+        let (ne, nt) = (self.eval.n(), self.train.n());
+        GradientBuffers {
+            dip: Mat::zeros(ne, nt),
+            weights: Mat::zeros(ne, nt),
+            h: Mat::zeros(ne, self.train.dim()),
+            row_sums: vec![0.0; ne],
         }
-        matmul(h.as_mut(), Accum::Replace, wbuf.as_ref(), train_u, 1.0, Par::Seq);
-        for i in 0..h.nrows() {
-            let row_sum: f64 = (0..nt).map(|j| wbuf[(i, j)]).sum();
+    }
+
+    /// Calls `sink(c, h)` for every output `c` with the `h` vectors at position `u` (`ne x dim`):
+    /// `h_i = sum_j w_ij (z_ju - x_iu)` with `w_ij = alpha_jc k'_ip(x_iu, z_ju) / |U|`; the patch
+    /// gradient is `M h_i`.
+    fn position(&self, u: usize, buf: &mut GradientBuffers, mut sink: impl FnMut(usize, MatRef<'_, f64>)) {
+        let (train_u, eval_u) = (self.train.position(u), self.eval.position(u));
+        let scale = 1.0 / self.train.positions() as f64;
+        let GradientBuffers { dip, weights, h, row_sums } = buf;
+        matmul(dip.as_mut(), Accum::Replace, self.eval_m[u].as_ref(), train_u.transpose(), 1.0, Par::Seq);
+        for (j, &nz) in self.norms_t[u].iter().enumerate() {
+            self.base.dip_col(dip.col_as_slice_mut(j), &self.norms_e[u], nz);
+        }
+        for c in 0..self.alpha.ncols() {
+            row_sums.iter_mut().for_each(|r| *r = 0.0);
+            for j in 0..train_u.nrows() {
+                let a = self.alpha[(j, c)] * scale;
+                let col = weights.col_as_slice_mut(j);
+                for ((w, d), r) in col.iter_mut().zip(dip.col_as_slice(j)).zip(row_sums.iter_mut()) {
+                    *w = a * d;
+                    *r += *w;
+                }
+            }
+            matmul(h.as_mut(), Accum::Replace, weights.as_ref(), train_u, 1.0, Par::Seq);
             for k in 0..h.ncols() {
-                h[(i, k)] -= row_sum * eval_u[(i, k)];
+                for (i, &r) in row_sums.iter().enumerate() {
+                    h[(i, k)] -= r * eval_u[(i, k)];
+                }
             }
+            sink(c, h.as_ref());
         }
-        sink(c, h.as_ref());
     }
 }
 
@@ -453,33 +484,19 @@ pub fn patch_gradients(
     alpha: MatRef<'_, f64>,
     eval: &PatchSet,
 ) -> Result<Vec<Mat<f64>>> {
-    let ((_, norms_t), (em, norms_e)) = gradient_inputs(kernel, metric, train, alpha, eval)?;
-    let (ne, nt, c, npos, dim) = (eval.n(), train.n(), alpha.ncols(), train.positions(), train.dim());
+    let setup = GradientSetup::new(kernel, metric, train, alpha, eval)?;
+    let (ne, c, npos, dim) = (eval.n(), alpha.ncols(), train.positions(), train.dim());
     let mut out = vec![Mat::<f64>::zeros(npos, dim); ne * c];
-    let (mut dip, mut wbuf, mut h) = (Mat::zeros(ne, nt), Mat::zeros(ne, nt), Mat::zeros(ne, dim));
+    let mut buf = setup.buffers();
     for u in 0..npos {
-        h_block(
-            &kernel.base,
-            &mut dip,
-            &mut wbuf,
-            &mut h,
-            train.position(u),
-            em[u].as_ref(),
-            eval.position(u),
-            &norms_e[u],
-            &norms_t[u],
-            alpha,
-            1.0 / npos as f64,
-            0..c,
-            |o, hb| {
-                let g = hb * metric;
-                for i in 0..ne {
-                    for k in 0..dim {
-                        out[i * c + o][(u, k)] = g[(i, k)];
-                    }
+        setup.position(u, &mut buf, |o, hb| {
+            let g = hb * metric;
+            for i in 0..ne {
+                for k in 0..dim {
+                    out[i * c + o][(u, k)] = g[(i, k)];
                 }
-            },
-        );
+            }
+        });
     }
     Ok(out)
 }
@@ -510,31 +527,18 @@ pub fn patch_agop(
     alpha: MatRef<'_, f64>,
     eval: &PatchSet,
 ) -> Result<Mat<f64>> {
-    let ((_, norms_t), (em, norms_e)) = gradient_inputs(kernel, metric, train, alpha, eval)?;
-    let (ne, nt, c, npos, dim) = (eval.n(), train.n(), alpha.ncols(), train.positions(), train.dim());
+    let setup = GradientSetup::new(kernel, metric, train, alpha, eval)?;
+    let dim = train.dim();
     let inner = ordered_sum(
-        npos,
-        || (Mat::<f64>::zeros(dim, dim), Mat::zeros(ne, nt), Mat::zeros(ne, nt), Mat::zeros(ne, dim)),
-        |(acc, dip, wbuf, h), u| {
-            h_block(
-                &kernel.base,
-                dip,
-                wbuf,
-                h,
-                train.position(u),
-                em[u].as_ref(),
-                eval.position(u),
-                &norms_e[u],
-                &norms_t[u],
-                alpha,
-                1.0 / npos as f64,
-                0..c,
-                |_, hb| matmul(acc.as_mut(), Accum::Add, hb.transpose(), hb, 1.0, Par::Seq),
-            );
+        train.positions(),
+        || (Mat::<f64>::zeros(dim, dim), setup.buffers()),
+        |(acc, buf), u| {
+            setup
+                .position(u, buf, |_, hb| matmul(acc.as_mut(), Accum::Add, hb.transpose(), hb, 1.0, Par::Seq))
         },
-        |(acc, ..)| acc,
+        |(acc, _)| acc,
     );
-    let agop = metric * &inner * metric * (1.0 / ne as f64);
+    let agop = metric * &inner * metric * (1.0 / eval.n() as f64);
     Ok(linalg::sym::symmetrize(agop.as_ref()))
 }
 
