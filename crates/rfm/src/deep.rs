@@ -301,7 +301,13 @@ impl DeepRfmParams {
             let input = datasets::unit_norm_rows(x.as_ref());
             let input_t = xt.as_ref().map(|m| datasets::unit_norm_rows(m.as_ref()));
             let d = input.ncols();
-            let set = Dataset { x: input.clone(), y: targets.clone(), ..train.clone() };
+            let set = Dataset {
+                x: input.clone(),
+                y: targets.clone(),
+                labels: train.labels.clone(),
+                n_classes: train.n_classes,
+                name: train.name.clone(),
+            };
             let fitted = rfm.fit(&set)?;
             let test_pred = match &input_t {
                 Some(t) => Some(fitted.predict(t.as_ref())?),
