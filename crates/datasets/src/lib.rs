@@ -43,9 +43,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod corpus;
 mod dataset;
 mod encode;
 mod error;
+pub mod icl;
 pub mod load;
 mod metrics;
 mod preprocess;

@@ -53,6 +53,7 @@ pub mod attention;
 pub mod error;
 pub mod gpt;
 pub mod gradcheck;
+pub mod icl;
 pub mod layers;
 pub mod loss;
 pub mod mlp;
@@ -60,6 +61,7 @@ pub mod ntk;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod unlearn;
 
 pub use attention::CausalSelfAttention;
 pub use error::{NnError, Result};

@@ -3,12 +3,14 @@
 pub mod catapults;
 pub mod conv_rfm;
 pub mod grokking;
+pub mod icl_scaling;
 pub mod lin_rfm;
 pub mod more_is_better;
 pub mod neural_collapse;
 pub mod nystrom_precond;
 pub mod rfm_tool;
 pub mod rkbs_mirror_descent;
+pub mod unlearning;
 
 /// Runs one observer step of an iterative fit. Observers cannot return errors, so an error is kept
 /// in `err` and the fit is asked to stop; the caller returns it after the fit.

@@ -1,0 +1,1 @@
+//! Synthetic character corpus with planted secrets (work in progress; see issue 10).

@@ -1,0 +1,1 @@
+//! In-context learning prompts (work in progress; see issue 9).

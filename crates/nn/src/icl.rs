@@ -1,0 +1,1 @@
+//! In-context learning predictors (work in progress; see issue 9).

@@ -1,0 +1,1 @@
+//! Unlearning by deliberate imagination (work in progress; see issue 10).

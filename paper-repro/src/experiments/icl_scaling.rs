@@ -1,0 +1,1 @@
+//! In-context learning scaling experiment (work in progress; see issue 9).

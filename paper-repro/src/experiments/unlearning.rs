@@ -1,0 +1,1 @@
+//! Unlearning experiment (work in progress; see issue 10).
