@@ -22,16 +22,16 @@
 //! ```
 //! use datasets::icl::{IclGenerator, PoolSize, TaskFamily};
 //!
-//! let gen = IclGenerator::new(TaskFamily::Linear { noise_std: 0.0 }, 4, PoolSize::Finite(16), 7)?;
+//! let generator = IclGenerator::new(TaskFamily::Linear { noise_std: 0.0 }, 4, PoolSize::Finite(16), 7)?;
 //! let mut rng = datasets::icl::rng(1);
-//! let batch = gen.train_batch(8, 10, &mut rng)?;
+//! let batch = generator.train_batch(8, 10, &mut rng)?;
 //! assert_eq!((batch.batch, batch.n_context, batch.d()), (8, 10, 4));
 //! assert_eq!(batch.x.nrows(), 8 * 11);
 //! // Every pre-training prompt uses one of the 16 pool tasks.
 //! assert!(batch.task_ids.iter().all(|t| t.is_some_and(|t| t < 16)));
 //! // Evaluation prompts use fresh tasks and are deterministic by seed.
-//! let a = gen.eval_batch(4, 10, 3)?;
-//! let b = gen.eval_batch(4, 10, 3)?;
+//! let a = generator.eval_batch(4, 10, 3)?;
+//! let b = generator.eval_batch(4, 10, 3)?;
 //! assert_eq!(a.y, b.y);
 //! // A shorter prompt is a prefix of a longer one.
 //! assert_eq!(a.prefix(2)?.x.nrows(), 4 * 3);
