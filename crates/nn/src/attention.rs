@@ -7,9 +7,10 @@
 //! has no trainable parameters (the simplified transformers of the in-context-learning papers).
 use crate::error::{Result, check_nonzero, invalid};
 use crate::layers::{Linear, check_input};
-use crate::ops::{check_shape, gemm, matmul};
+use crate::ops::check_shape;
 use crate::params::Parameters;
-use faer::{Accum, Mat, MatRef};
+use faer::{Accum, Mat, MatMut, MatRef};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Learned projections of an attention layer (each `d x d`, no bias).
@@ -99,34 +100,28 @@ impl CausalSelfAttention {
             Some(w) => (w.q.forward(x)?, w.k.forward(x)?, w.v.forward(x)?),
             None => (x.to_owned(), x.to_owned(), x.to_owned()),
         };
-        let (t, dh) = (seq_len, self.d_head());
+        let (t, dh, nh) = (seq_len, self.d_head(), self.n_heads);
         let scale = 1.0 / (dh as f64).sqrt();
         let mut o = Mat::<f64>::zeros(x.nrows(), self.d_model);
-        let mut probs = Vec::with_capacity(x.nrows() / t * self.n_heads);
-        for b in 0..x.nrows() / t {
-            for h in 0..self.n_heads {
-                let (r, c) = (b * t, h * dh);
-                let qh = q.as_ref().submatrix(r, c, t, dh);
-                let kh = k.as_ref().submatrix(r, c, t, dh);
-                let vh = v.as_ref().submatrix(r, c, t, dh);
-                let mut s = Mat::<f64>::zeros(t, t);
-                gemm(s.as_mut(), Accum::Replace, qh, kh.transpose(), scale);
-                for i in 0..t {
-                    let mx = (0..=i).map(|j| s[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
-                    let mut sum = 0.0;
-                    for j in 0..t {
-                        let e = if j <= i { linalg::simd::exp(s[(i, j)] - mx) } else { 0.0 };
-                        s[(i, j)] = e;
-                        sum += e;
-                    }
-                    for j in 0..=i {
-                        s[(i, j)] /= sum;
-                    }
+        let mut probs: Vec<Mat<f64>> = (0..x.nrows() / t * nh).map(|_| Mat::zeros(t, t)).collect();
+        // One task per sequence: its heads' score GEMMs, softmax and value GEMMs (all small, so
+        // sequential inside the task), writing into the sequence's own rows of `o`.
+        let (qr, kr, vr) = (q.as_ref(), k.as_ref(), v.as_ref());
+        o.as_mut().par_row_chunks_mut(t).zip(probs.par_chunks_mut(nh)).enumerate().for_each(
+            |(b, (mut ob, pb))| {
+                let mut mx = vec![0.0; t];
+                let mut sum = vec![0.0; t];
+                for (h, s) in pb.iter_mut().enumerate() {
+                    let (r, c) = (b * t, h * dh);
+                    let qh = qr.submatrix(r, c, t, dh);
+                    let kh = kr.submatrix(r, c, t, dh);
+                    let vh = vr.submatrix(r, c, t, dh);
+                    gemm_seq(s.as_mut(), Accum::Replace, qh, kh.transpose(), scale);
+                    causal_softmax_rows(s, &mut mx, &mut sum);
+                    gemm_seq(ob.as_mut().subcols_mut(c, dh), Accum::Replace, s.as_ref(), vh, 1.0);
                 }
-                gemm(o.as_mut().submatrix_mut(r, c, t, dh), Accum::Replace, s.as_ref(), vh, 1.0);
-                probs.push(s);
-            }
-        }
+            },
+        );
         let y = match &self.weights {
             Some(w) => w.o.forward(o.as_ref())?,
             None => o.clone(),
@@ -147,31 +142,49 @@ impl CausalSelfAttention {
             }
             None => g.to_owned(),
         };
-        let (t, dh) = (cache.seq_len, self.d_head());
+        let (t, dh, nh) = (cache.seq_len, self.d_head(), self.n_heads);
         let scale = 1.0 / (dh as f64).sqrt();
         let mut gq = Mat::<f64>::zeros(rows, self.d_model);
         let mut gk = Mat::<f64>::zeros(rows, self.d_model);
         let mut gv = Mat::<f64>::zeros(rows, self.d_model);
-        for b in 0..rows / t {
-            for h in 0..self.n_heads {
-                let (r, c) = (b * t, h * dh);
-                let a = &cache.probs[b * self.n_heads + h];
-                let goh = go.as_ref().submatrix(r, c, t, dh);
-                let vh = cache.v.as_ref().submatrix(r, c, t, dh);
-                let qh = cache.q.as_ref().submatrix(r, c, t, dh);
-                let kh = cache.k.as_ref().submatrix(r, c, t, dh);
-                gemm(gv.as_mut().submatrix_mut(r, c, t, dh), Accum::Replace, a.transpose(), goh, 1.0);
-                let mut gs = matmul(goh, vh.transpose());
-                for i in 0..t {
-                    let dot: f64 = (0..=i).map(|j| gs[(i, j)] * a[(i, j)]).sum();
+        let (q, k, v, gor) = (cache.q.as_ref(), cache.k.as_ref(), cache.v.as_ref(), go.as_ref());
+        gq.as_mut()
+            .par_row_chunks_mut(t)
+            .zip(gk.as_mut().par_row_chunks_mut(t))
+            .zip(gv.as_mut().par_row_chunks_mut(t))
+            .enumerate()
+            .for_each(|(b, ((mut gqb, mut gkb), mut gvb))| {
+                let mut gs = Mat::<f64>::zeros(t, t);
+                let mut dot = vec![0.0; t];
+                for h in 0..nh {
+                    let (r, c) = (b * t, h * dh);
+                    let a = &cache.probs[b * nh + h];
+                    let goh = gor.submatrix(r, c, t, dh);
+                    let vh = v.submatrix(r, c, t, dh);
+                    let qh = q.submatrix(r, c, t, dh);
+                    let kh = k.submatrix(r, c, t, dh);
+                    gemm_seq(gvb.as_mut().subcols_mut(c, dh), Accum::Replace, a.transpose(), goh, 1.0);
+                    gemm_seq(gs.as_mut(), Accum::Replace, goh, vh.transpose(), 1.0);
+                    // dS = A o (dA - rowsum(dA o A)), column by column (contiguous)
+                    dot.fill(0.0);
                     for j in 0..t {
-                        gs[(i, j)] = if j <= i { a[(i, j)] * (gs[(i, j)] - dot) } else { 0.0 };
+                        let (gc, ac) = (gs.col_as_slice(j), a.col_as_slice(j));
+                        for i in j..t {
+                            dot[i] += gc[i] * ac[i];
+                        }
                     }
+                    for j in 0..t {
+                        let ac = a.col_as_slice(j);
+                        let gc = gs.col_as_slice_mut(j);
+                        gc[..j].fill(0.0);
+                        for i in j..t {
+                            gc[i] = ac[i] * (gc[i] - dot[i]);
+                        }
+                    }
+                    gemm_seq(gqb.as_mut().subcols_mut(c, dh), Accum::Replace, gs.as_ref(), kh, scale);
+                    gemm_seq(gkb.as_mut().subcols_mut(c, dh), Accum::Replace, gs.transpose(), qh, scale);
                 }
-                gemm(gq.as_mut().submatrix_mut(r, c, t, dh), Accum::Replace, gs.as_ref(), kh, scale);
-                gemm(gk.as_mut().submatrix_mut(r, c, t, dh), Accum::Replace, gs.transpose(), qh, scale);
-            }
-        }
+            });
         let x = cache.x.as_ref();
         let gx = match &self.weights {
             Some(w) => {
@@ -185,6 +198,47 @@ impl CausalSelfAttention {
             None => &(&gq + &gk) + &gv,
         };
         Ok((gx, grads))
+    }
+}
+
+/// A small GEMM, always sequential (callers parallelise over sequences).
+fn gemm_seq(dst: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, faer::Par::Seq);
+}
+
+/// Row-wise softmax of the lower triangle of the square score matrix `s` in place (entries above
+/// the diagonal set to 0), walking the column-major storage column by column. `mx` and `sum` are
+/// scratch vectors of length `s.nrows()`.
+fn causal_softmax_rows(s: &mut Mat<f64>, mx: &mut [f64], sum: &mut [f64]) {
+    let t = s.nrows();
+    mx.fill(f64::NEG_INFINITY);
+    sum.fill(0.0);
+    for j in 0..t {
+        let c = s.col_as_slice(j);
+        for i in j..t {
+            mx[i] = mx[i].max(c[i]);
+        }
+    }
+    for j in 0..t {
+        let c = s.col_as_slice_mut(j);
+        c[..j].fill(0.0);
+        let tail = &mut c[j..];
+        for (v, m) in tail.iter_mut().zip(&mx[j..]) {
+            *v -= m;
+        }
+        linalg::simd::exp_in_place(tail);
+        for (v, acc) in tail.iter().zip(&mut sum[j..]) {
+            *acc += v;
+        }
+    }
+    for v in sum.iter_mut() {
+        *v = 1.0 / *v;
+    }
+    for j in 0..t {
+        let c = s.col_as_slice_mut(j);
+        for i in j..t {
+            c[i] *= sum[i];
+        }
     }
 }
 

@@ -284,18 +284,37 @@ impl LayerNorm {
     pub fn forward(&self, x: MatRef<'_, f64>) -> Result<(Mat<f64>, LayerNormCache)> {
         check_cols("layer-norm input", x, self.dim())?;
         let (n, d) = (x.nrows(), self.dim());
-        let mut xhat = Mat::<f64>::zeros(n, d);
-        let mut rstd = vec![0.0; n];
-        for i in 0..n {
-            let mean = (0..d).map(|j| x[(i, j)]).sum::<f64>() / d as f64;
-            let var = (0..d).map(|j| (x[(i, j)] - mean).powi(2)).sum::<f64>() / d as f64;
-            let r = 1.0 / (var + self.eps).sqrt();
-            rstd[i] = r;
-            for j in 0..d {
-                xhat[(i, j)] = (x[(i, j)] - mean) * r;
+        // Column by column over contiguous storage (row statistics accumulated in vectors).
+        let mut xhat = x.to_owned();
+        let mut mean = vec![0.0; n];
+        for j in 0..d {
+            for (m, &v) in mean.iter_mut().zip(xhat.col_as_slice(j)) {
+                *m += v;
             }
         }
-        let y = Mat::from_fn(n, d, |i, j| xhat[(i, j)] * self.gamma[(0, j)] + self.beta[(0, j)]);
+        let inv_d = 1.0 / d as f64;
+        for m in &mut mean {
+            *m *= inv_d;
+        }
+        let mut var = vec![0.0; n];
+        for j in 0..d {
+            for ((v, &m), s) in xhat.col_as_slice_mut(j).iter_mut().zip(&mean).zip(var.iter_mut()) {
+                *v -= m;
+                *s += *v * *v;
+            }
+        }
+        let rstd: Vec<f64> = var.iter().map(|&v| 1.0 / (v * inv_d + self.eps).sqrt()).collect();
+        let mut y = Mat::<f64>::zeros(n, d);
+        for j in 0..d {
+            let (gj, bj) = (self.gamma[(0, j)], self.beta[(0, j)]);
+            let xc = xhat.col_as_slice_mut(j);
+            for (v, &r) in xc.iter_mut().zip(&rstd) {
+                *v *= r;
+            }
+            for (yv, &xv) in y.col_as_slice_mut(j).iter_mut().zip(xhat.col_as_slice(j)) {
+                *yv = xv * gj + bj;
+            }
+        }
         Ok((y, LayerNormCache { xhat, rstd }))
     }
 
@@ -303,15 +322,28 @@ impl LayerNorm {
     pub fn backward(&self, cache: &LayerNormCache, g: MatRef<'_, f64>) -> Result<(Mat<f64>, Vec<Mat<f64>>)> {
         let (n, d) = (cache.xhat.nrows(), self.dim());
         check_shape("layer-norm output gradient", g, n, d)?;
-        let ggamma = Mat::from_fn(1, d, |_, j| (0..n).map(|i| g[(i, j)] * cache.xhat[(i, j)]).sum());
-        let gbeta = col_sums(g);
-        let mut gx = Mat::<f64>::zeros(n, d);
-        for i in 0..n {
-            let gh: Vec<f64> = (0..d).map(|j| g[(i, j)] * self.gamma[(0, j)]).collect();
-            let m1 = gh.iter().sum::<f64>() / d as f64;
-            let m2 = (0..d).map(|j| gh[j] * cache.xhat[(i, j)]).sum::<f64>() / d as f64;
-            for j in 0..d {
-                gx[(i, j)] = cache.rstd[i] * (gh[j] - m1 - cache.xhat[(i, j)] * m2);
+        // gx starts as g (contiguous copy), becomes g o gamma, then the final gradient.
+        let mut gx = g.to_owned();
+        let mut ggamma = Mat::<f64>::zeros(1, d);
+        let gbeta = col_sums(gx.as_ref());
+        let (mut m1, mut m2) = (vec![0.0; n], vec![0.0; n]);
+        for j in 0..d {
+            let xc = cache.xhat.col_as_slice(j);
+            let gc = gx.col_as_slice_mut(j);
+            ggamma[(0, j)] = gc.iter().zip(xc).map(|(a, b)| a * b).sum();
+            let gam = self.gamma[(0, j)];
+            for (((v, &xv), a), b) in gc.iter_mut().zip(xc).zip(m1.iter_mut()).zip(m2.iter_mut()) {
+                *v *= gam;
+                *a += *v;
+                *b += *v * xv;
+            }
+        }
+        let inv_d = 1.0 / d as f64;
+        for j in 0..d {
+            let xc = cache.xhat.col_as_slice(j);
+            let gc = gx.col_as_slice_mut(j);
+            for i in 0..n {
+                gc[i] = cache.rstd[i] * (gc[i] - m1[i] * inv_d - xc[i] * m2[i] * inv_d);
             }
         }
         Ok((gx, vec![ggamma, gbeta]))

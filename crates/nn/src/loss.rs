@@ -24,17 +24,31 @@ pub fn mse(pred: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<(f64, Mat<f64>)>
 /// Row-wise softmax of `logits` (numerically stable).
 pub fn softmax_rows(logits: MatRef<'_, f64>) -> Mat<f64> {
     let (n, c) = (logits.nrows(), logits.ncols());
-    let mut p = Mat::<f64>::zeros(n, c);
-    for i in 0..n {
-        let mx = (0..c).map(|j| logits[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
-        let mut s = 0.0;
-        for j in 0..c {
-            let e = linalg::simd::exp(logits[(i, j)] - mx);
-            p[(i, j)] = e;
-            s += e;
+    // Column by column over contiguous storage, row maxima and sums kept in vectors.
+    let mut p = logits.to_owned();
+    let mut mx = vec![f64::NEG_INFINITY; n];
+    for j in 0..c {
+        for (m, &v) in mx.iter_mut().zip(p.col_as_slice(j)) {
+            *m = m.max(v);
         }
-        for j in 0..c {
-            p[(i, j)] /= s;
+    }
+    let mut sum = vec![0.0; n];
+    for j in 0..c {
+        let col = p.col_as_slice_mut(j);
+        for (v, &m) in col.iter_mut().zip(&mx) {
+            *v -= m;
+        }
+        linalg::simd::exp_in_place(col);
+        for (s, &v) in sum.iter_mut().zip(col.iter()) {
+            *s += v;
+        }
+    }
+    for s in &mut sum {
+        *s = 1.0 / *s;
+    }
+    for j in 0..c {
+        for (v, &s) in p.col_as_slice_mut(j).iter_mut().zip(&sum) {
+            *v *= s;
         }
     }
     p
@@ -75,17 +89,17 @@ pub fn softmax_cross_entropy(
     let mut g = softmax_rows(logits);
     let mut loss = 0.0;
     let inv = 1.0 / count as f64;
+    // per-row weight: 1/count on counted rows, 0 on padding
+    let w: Vec<f64> = (0..n).map(|i| if mask.is_some_and(|m| !m[i]) { 0.0 } else { inv }).collect();
     for i in 0..n {
-        if mask.is_some_and(|m| !m[i]) {
-            for j in 0..c {
-                g[(i, j)] = 0.0;
-            }
-            continue;
+        if w[i] != 0.0 {
+            loss -= g[(i, targets[i])].max(f64::MIN_POSITIVE).ln();
+            g[(i, targets[i])] -= 1.0;
         }
-        loss -= g[(i, targets[i])].max(f64::MIN_POSITIVE).ln();
-        g[(i, targets[i])] -= 1.0;
-        for j in 0..c {
-            g[(i, j)] *= inv;
+    }
+    for j in 0..c {
+        for (v, &wi) in g.col_as_slice_mut(j).iter_mut().zip(&w) {
+            *v *= wi;
         }
     }
     Ok((loss * inv, g))
