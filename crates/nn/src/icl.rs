@@ -28,9 +28,11 @@
 //!
 //! # Transformers
 //!
-//! [`IclTransformer`] reads the prompt as interleaved tokens `x_1, y_1, ..., x_n, y_n, x_q` (an
-//! x-token is `(x, 0, 0)`, a y-token `(0, y, 1)`, read in by a linear layer), runs pre-LN causal
-//! blocks without positional embedding and reads a scalar out at every x-token: the output at
+//! [`IclTransformer`] reads the prompt as interleaved tokens `x_1, z_1, ..., x_n, z_n, x_q`: an
+//! x-token is `(x_i, 0, 0)`, a pair token `z_i = (x_i, y_i, 1)` (the paired layout of psi, so that
+//! one identity-Q/K/V head can weigh a label by the similarity of its input to the query), read in
+//! by a linear layer. It runs pre-LN causal blocks without positional embedding and reads a scalar
+//! out at every x-token; the pair token of example `i` comes after its x-token, so the output at
 //! `x_{k+1}` predicts `y_{k+1}` from `k` in-context examples, so one forward pass trains on (and
 //! evaluates) every prefix. [`Attention::Learned`] is the GPT baseline; the SGPT fixes
 //! `W_Q = W_K = W_V = I` and keeps the output projection, with l1-normalised linear attention
@@ -726,7 +728,8 @@ impl IclTransformer {
         b.attn.as_ref().map_or(0, |a| a.num_params()) + b.wo.as_ref().map_or(0, |w| w.num_params())
     }
 
-    /// The interleaved tokens `x_1, y_1, ..., x_n, y_n, x_q` of every prompt (`B (2n + 1) x (d + 2)`).
+    /// The interleaved tokens `x_1, z_1, ..., x_n, z_n, x_q` of every prompt (`B (2n + 1) x (d + 2)`;
+    /// x-tokens `(x_i, 0, 0)`, pair tokens `(x_i, y_i, 1)`).
     pub fn tokens(&self, x: MatRef<'_, f64>, y: MatRef<'_, f64>, n: usize) -> Result<Mat<f64>> {
         let b = check_prompts(x, y, n)?;
         let d = self.config.d;
@@ -742,6 +745,9 @@ impl IclTransformer {
                     tok[(p * t + 2 * i, j)] = x[(r, j)];
                 }
                 if i < n {
+                    for j in 0..d {
+                        tok[(p * t + 2 * i + 1, j)] = x[(r, j)];
+                    }
                     tok[(p * t + 2 * i + 1, d)] = y[(r, 0)];
                     tok[(p * t + 2 * i + 1, d + 1)] = 1.0;
                 }
