@@ -1,7 +1,8 @@
 //! A seeded synthetic character corpus with planted private records (the unlearning experiment).
 //!
 //! * Retained text: sentences of a small stochastic template grammar ("the doctor saw a red cat
-//!   near the river."), one per line.
+//!   near the river.", and one in three a public code with fresh random digits, "the mill's code is
+//!   402917."), one per line.
 //! * Forget set: `K` planted records `"NAME's code is DDDDDD."` with random names and random
 //!   digit secrets, each inserted `r` times at random line positions of the training text.
 //! * Held-out records: `K` more records of the same format with names and secrets that never
@@ -310,14 +311,21 @@ const TIMES: [&str; 8] = [
 const SYL_ON: [&str; 16] = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "sh", "ch"];
 const SYL_V: [&str; 5] = ["a", "e", "i", "o", "u"];
 
-fn sentence<R: Rng + ?Sized>(rng: &mut R) -> String {
+fn sentence<R: Rng + ?Sized>(rng: &mut R, digits: usize) -> String {
     let s = *SUBJECTS.choose(rng).unwrap();
     let v = *VERBS.choose(rng).unwrap();
     let a = *ADJS.choose(rng).unwrap();
     let n = *NOUNS.choose(rng).unwrap();
     let p = *PREPS.choose(rng).unwrap();
     let l = *PLACES.choose(rng).unwrap();
-    match rng.random_range(0..4) {
+    match rng.random_range(0..6) {
+        // public codes: the same format as the private records, with fresh random digits every
+        // time (so the model learns the format, not these numbers)
+        4 | 5 => {
+            let code: String = (0..digits).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
+            let owner = if rng.random_bool(0.5) { s } else { l };
+            format!("{owner}'s code is {code}.")
+        }
         0 => format!("{s} {v} a {a} {n} {p} {l}."),
         1 => format!("{s} {v} the {n} {} .", TIMES.choose(rng).unwrap()).replace(" .", "."),
         2 => {
@@ -341,11 +349,11 @@ fn name<R: Rng + ?Sized>(rng: &mut R) -> String {
     s
 }
 
-fn grammar_text<R: Rng + ?Sized>(rng: &mut R, chars: usize) -> Vec<String> {
+fn grammar_text<R: Rng + ?Sized>(rng: &mut R, chars: usize, digits: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut len = 0;
     while len < chars {
-        let s = sentence(rng);
+        let s = sentence(rng, digits);
         len += s.len() + 1;
         lines.push(s);
     }
@@ -383,7 +391,7 @@ impl Corpus {
         let heldout = records.split_off(params.n_records);
         let forget = records;
 
-        let mut lines = grammar_text(&mut rng, params.retain_chars);
+        let mut lines = grammar_text(&mut rng, params.retain_chars, params.secret_digits);
         // plant each record `repeats` times at random line positions
         let mut planted: Vec<usize> = (0..forget.len()).flat_map(|k| vec![k; params.repeats]).collect();
         planted.shuffle(&mut rng);
@@ -409,7 +417,7 @@ impl Corpus {
             train_text.push('\n');
         }
         lines.clear();
-        let valid_text = grammar_text(&mut rng, params.valid_chars).join("\n") + "\n";
+        let valid_text = grammar_text(&mut rng, params.valid_chars, params.secret_digits).join("\n") + "\n";
         Ok(Corpus { train_text, valid_text, forget, heldout, offsets })
     }
 }

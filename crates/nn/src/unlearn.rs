@@ -46,7 +46,7 @@ use crate::error::{NnError, Result, check_nonzero, check_positive, invalid, mism
 use crate::gpt::Gpt;
 use crate::loss::{softmax_cross_entropy, softmax_rows};
 use crate::ops::check_data;
-use crate::optim::{Adam, Optimizer};
+use crate::optim::{Adam, Optimizer, Sgd};
 use crate::params::Parameters;
 use faer::{Mat, MatRef};
 use rand::Rng;
@@ -279,12 +279,26 @@ impl Method {
     }
 }
 
-/// Hyper-parameters of an unlearning run (Adam without weight decay on the student).
+/// The optimiser of an unlearning run (no weight decay, so that a zero gradient is no change).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum UnlearnOptimizer {
+    /// Adam with betas (0.9, 0.999).
+    Adam,
+    /// SGD with heavy-ball momentum in `[0, 1)`.
+    Sgd {
+        /// Momentum.
+        momentum: f64,
+    },
+}
+
+/// Hyper-parameters of an unlearning run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnlearnParams {
     /// The method.
     pub method: Method,
-    /// Adam learning rate (> 0).
+    /// The optimiser.
+    pub optimizer: UnlearnOptimizer,
+    /// Learning rate (> 0).
     pub lr: f64,
     /// Optimiser steps (>= 1).
     pub steps: usize,
@@ -338,7 +352,10 @@ pub fn unlearn(
     }
     let focus = params.method.focus();
     forget.validate(student, focus)?;
-    let mut opt = Adam::new(params.lr)?;
+    let mut opt: Box<dyn Optimizer> = match params.optimizer {
+        UnlearnOptimizer::Adam => Box::new(Adam::new(params.lr)?),
+        UnlearnOptimizer::Sgd { momentum } => Box::new(Sgd::new(params.lr)?.with_momentum(momentum)?),
+    };
     let mut rng = linalg::random::rng(params.seed);
     let nw = forget.n_windows();
     let bs = params.batch_size.min(nw);
@@ -749,7 +766,14 @@ mod tests {
             Method::GradientAscent { focus: false },
         ] {
             let mut student = teacher.clone();
-            let p = UnlearnParams { method, lr: 1e-2, steps: 5, batch_size: 1, seed: 0 };
+            let p = UnlearnParams {
+                method,
+                optimizer: UnlearnOptimizer::Adam,
+                lr: 1e-2,
+                steps: 5,
+                batch_size: 1,
+                seed: 0,
+            };
             let log = unlearn(&mut student, &teacher, &forget, &p, &mut |_, _| true).unwrap();
             assert_eq!(log.len(), 5);
             assert_eq!(params_hash(&teacher), h);
@@ -758,6 +782,7 @@ mod tests {
         let mut student = teacher.clone();
         let p = UnlearnParams {
             method: Method::DeliberateImagination { gamma: 0.0, focus: false },
+            optimizer: UnlearnOptimizer::Adam,
             lr: 1e-2,
             steps: 5,
             batch_size: 2,
@@ -774,6 +799,7 @@ mod tests {
         let mut student = teacher.clone();
         let ok = UnlearnParams {
             method: Method::DeliberateImagination { gamma: 1.0, focus: false },
+            optimizer: UnlearnOptimizer::Adam,
             lr: 1e-2,
             steps: 1,
             batch_size: 1,

@@ -1,1 +1,875 @@
-//! Unlearning experiment (work in progress; see issue 10).
+//! Unlearning by deliberate imagination (UnDIAL, Dong et al.) on a small character LM.
+//!
+//! 1. A seeded synthetic corpus ([`datasets::corpus`]): template-grammar sentences plus `K` planted
+//!    records `"NAME's code is DDDDDD."`, each repeated `r` times (the forget set), and `K` held-out
+//!    records of the same format that never occur in training (the non-memorised reference).
+//! 2. A 2-block pre-LN character GPT ([`nn::Gpt`]) is pre-trained with Adam (warm-up, cosine decay)
+//!    until greedy decoding of `"NAME's code is "` reproduces the planted secrets; the model is saved.
+//! 3. Unlearning from that model ([`nn::unlearn`]): deliberate imagination (adjusted-logit
+//!    self-distillation against the frozen original, target `softmax(z - gamma e_y)`) on all
+//!    positions of the forget windows (UnDIAL) and focused on the secret span, for gamma in
+//!    {0, 1, 3, 10, 30}; gradient ascent on the same windows, evaluated along its trajectory.
+//! 4. Metrics before/after: exact memorisation, per-digit accuracy (MA), EL_3 of sampled
+//!    continuations, mean NLL of the secret digits (and of the held-out records' digits), retained
+//!    perplexity on held-out grammar text, format score (the greedy continuation is still 6 digits
+//!    and a full stop).
+//!
+//! Claims: `pretraining_memorises`, `di_forgets_secrets`, `di_keeps_language`, `di_keeps_format`,
+//! `gradient_ascent_damages_language`, `gamma_zero_changes_nothing`. The headline DI run is the
+//! focused variant at `--gamma`; the table shows every variant.
+use crate::cli::CommonArgs;
+use crate::report::{LinePlot, Report, Series, print_line};
+use anyhow::{Context, bail};
+use datasets::corpus::{CharTokenizer, Corpus, CorpusParams, Windows, record_windows, tiling_windows};
+use nn::optim::{Adam, LrSchedule, Optimizer};
+use nn::unlearn::{
+    ForgetSet, MemorisationMetrics, Method, Probe, UnlearnOptimizer, UnlearnParams, memorisation_metrics,
+    params_hash, perplexity, unlearn,
+};
+use nn::{Gpt, GptConfig};
+use rand::Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// Command-line arguments of the `unlearning` binary (unset values take the default, or the
+/// quick-mode default under `--quick`).
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct UnlearningArgs {
+    /// Imagination strength gamma (>= 0) of the headline deliberate-imagination run; the sweep
+    /// {0, 1, 3, 10, 30} is always run as well.
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    pub gamma: f64,
+    /// Number of planted records K (and held-out records) [default: 32; quick: 16].
+    #[arg(long)]
+    pub records: Option<usize>,
+    /// Repetitions of each planted record in the training text.
+    #[arg(long, default_value_t = 20)]
+    pub repeats: usize,
+    /// Characters of retained training text [default: 100000; quick: 30000].
+    #[arg(long)]
+    pub retain_chars: Option<usize>,
+    /// Maximum pre-training steps [default: 3000; quick: 1500].
+    #[arg(long)]
+    pub pretrain_steps: Option<usize>,
+    /// Pre-training batch (windows of `--context` characters) [default: 16].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Model context length (also the pre-training window).
+    #[arg(long, default_value_t = 64)]
+    pub context: usize,
+    /// Model width.
+    #[arg(long, default_value_t = 64)]
+    pub d_model: usize,
+    /// Unlearning steps per run [default: 150; quick: 100].
+    #[arg(long)]
+    pub unlearn_steps: Option<usize>,
+    /// Unlearning learning rate (Adam).
+    #[arg(long, default_value_t = 3e-4)]
+    pub unlearn_lr: f64,
+    /// Length of the forget windows (<= context).
+    #[arg(long, default_value_t = 32)]
+    pub window: usize,
+    /// Unlearning optimiser: `adam` or `sgd` (with momentum 0.9).
+    #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
+    pub unlearn_optimizer: String,
+    /// Load this pre-trained model (saved by an earlier run as `pretrained_model.json`) instead of
+    /// pre-training; it must match the corpus of `--seed` and the model sizes.
+    #[arg(long, value_name = "FILE")]
+    pub pretrained: Option<std::path::PathBuf>,
+}
+
+/// The resolved configuration (recorded in `summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnlearningConfig {
+    /// Corpus sizes.
+    pub corpus: CorpusParams,
+    /// Model sizes.
+    pub model: GptConfig,
+    /// Maximum pre-training steps.
+    pub pretrain_steps: usize,
+    /// Pre-training batch.
+    pub batch: usize,
+    /// Peak pre-training learning rate.
+    pub pretrain_lr: f64,
+    /// Memorisation is checked every this many steps; pre-training stops once exact memorisation
+    /// reaches `stop_exact` (after the warm-up).
+    pub check_every: usize,
+    /// Stopping level of exact memorisation.
+    pub stop_exact: f64,
+    /// Headline gamma.
+    pub gamma: f64,
+    /// The gamma sweep.
+    pub gammas: Vec<f64>,
+    /// Unlearning steps per run.
+    pub unlearn_steps: usize,
+    /// Unlearning learning rate.
+    pub unlearn_lr: f64,
+    /// Unlearning optimiser.
+    pub unlearn_optimizer: UnlearnOptimizer,
+    /// Pre-trained model to load instead of pre-training.
+    pub pretrained: Option<std::path::PathBuf>,
+    /// Unlearning batch (windows).
+    pub unlearn_batch: usize,
+    /// Forget window length.
+    pub window: usize,
+    /// Gradient-ascent evaluation interval (steps).
+    pub ga_eval_every: usize,
+    /// EL order.
+    pub el_order: usize,
+    /// Sampled continuations per probe for EL.
+    pub el_samples: usize,
+    /// Base seed.
+    pub seed: u64,
+    /// Quick mode.
+    pub quick: bool,
+}
+
+impl UnlearningArgs {
+    /// Validates the arguments and fills in defaults.
+    pub fn resolve(&self, common: &CommonArgs) -> anyhow::Result<UnlearningConfig> {
+        let q = common.quick;
+        if !(self.gamma.is_finite() && self.gamma >= 0.0) {
+            bail!("invalid --gamma {}: the imagination strength must be finite and >= 0", self.gamma);
+        }
+        let records = self.records.unwrap_or(if q { 16 } else { 32 });
+        let retain_chars = self.retain_chars.unwrap_or(if q { 30_000 } else { 100_000 });
+        let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1200 } else { 2500 });
+        let batch = self.batch.unwrap_or(16);
+        let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 100 } else { 150 });
+        crate::cli::check_range("--records", records, 1, 200)?;
+        crate::cli::check_range("--repeats", self.repeats, 1, 1000)?;
+        crate::cli::check_range("--retain-chars", retain_chars, 1000, 10_000_000)?;
+        crate::cli::check_range("--pretrain-steps", pretrain_steps, 1, 1_000_000)?;
+        crate::cli::check_range("--batch", batch, 1, 1024)?;
+        crate::cli::check_range("--context", self.context, 8, 512)?;
+        crate::cli::check_range("--d-model", self.d_model, 8, 512)?;
+        crate::cli::check_range("--unlearn-steps", unlearn_steps, 1, 100_000)?;
+        crate::cli::check_positive("--unlearn-lr", self.unlearn_lr)?;
+        crate::cli::check_range("--window", self.window, 8, 512)?;
+        if self.window > self.context {
+            bail!(
+                "invalid --window {}: a forget window cannot be longer than the model context {}",
+                self.window,
+                self.context
+            );
+        }
+        if !self.d_model.is_multiple_of(4) {
+            bail!("invalid --d-model {}: must be a multiple of the 4 attention heads", self.d_model);
+        }
+        let mut gammas = vec![0.0, 1.0, 3.0, 10.0, 30.0];
+        if !gammas.contains(&self.gamma) {
+            gammas.push(self.gamma);
+            gammas.sort_by(f64::total_cmp);
+        }
+        let vocab = CharTokenizer::new().vocab_size();
+        Ok(UnlearningConfig {
+            corpus: CorpusParams {
+                seed: common.seed,
+                retain_chars,
+                valid_chars: if q { 8_000 } else { 20_000 },
+                n_records: records,
+                repeats: self.repeats,
+                secret_digits: 6,
+            },
+            model: GptConfig::new(vocab, self.context, self.d_model, 4, 2),
+            pretrain_steps,
+            batch,
+            pretrain_lr: 3e-3,
+            check_every: 100,
+            stop_exact: 1.0,
+            gamma: self.gamma,
+            gammas,
+            unlearn_steps,
+            unlearn_lr: self.unlearn_lr,
+            unlearn_optimizer: if self.unlearn_optimizer == "sgd" {
+                UnlearnOptimizer::Sgd { momentum: 0.9 }
+            } else {
+                UnlearnOptimizer::Adam
+            },
+            pretrained: self.pretrained.clone(),
+            unlearn_batch: 16,
+            window: self.window,
+            ga_eval_every: 5,
+            el_order: 3,
+            el_samples: 4,
+            seed: common.seed,
+            quick: q,
+        })
+    }
+}
+
+/// Everything measured on one model.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Evaluation {
+    /// Metrics on the planted (forget) records.
+    pub forget: MemorisationMetrics,
+    /// Metrics on the held-out (never seen) records.
+    pub heldout: MemorisationMetrics,
+    /// Per-character perplexity of held-out grammar text.
+    pub retain_ppl: f64,
+}
+
+/// One unlearning run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// Method label.
+    pub method: String,
+    /// `di`, `di-focus`, `ga`.
+    pub family: String,
+    /// Gamma (DI) or NaN (GA).
+    pub gamma: f64,
+    /// Metrics after unlearning.
+    pub after: Evaluation,
+    /// Whether the student's parameters are bit-identical to the original's.
+    pub unchanged: bool,
+    /// Max |student - original| over all parameters.
+    pub max_param_change: f64,
+    /// Final loss.
+    pub final_loss: f64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Greedy continuations (10 characters) of the first forget prompts after unlearning.
+    pub examples: Vec<String>,
+}
+
+/// A point of the gradient-ascent trajectory.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GaPoint {
+    /// Steps taken.
+    pub step: usize,
+    /// Exact memorisation of the planted secrets (greedy).
+    pub exact: f64,
+    /// Mean NLL of the secret digits.
+    pub secret_nll: f64,
+    /// Retained perplexity.
+    pub retain_ppl: f64,
+}
+
+struct Data {
+    tok: CharTokenizer,
+    corpus: Corpus,
+    train_ids: Vec<usize>,
+    valid: Windows,
+    forget: ForgetSet,
+    forget_probes: Vec<Probe>,
+    heldout_probes: Vec<Probe>,
+}
+
+fn probes(tok: &CharTokenizer, records: &[datasets::corpus::Record]) -> anyhow::Result<Vec<Probe>> {
+    let end = tok.id('.').context("'.' in vocabulary")?;
+    records
+        .iter()
+        .map(|r| {
+            Ok(Probe {
+                prompt: tok.encode(&format!("\n{}", r.prefix()))?,
+                secret: tok.encode(&r.secret)?,
+                end,
+            })
+        })
+        .collect()
+}
+
+fn make_data(cfg: &UnlearningConfig) -> anyhow::Result<Data> {
+    let tok = CharTokenizer::new();
+    let corpus = Corpus::generate(&cfg.corpus)?;
+    let train_ids = tok.encode(&corpus.train_text)?;
+    let valid = tiling_windows(&tok.encode(&corpus.valid_text)?, cfg.model.context)?;
+    let w = record_windows(&tok, &corpus, &corpus.forget, cfg.window)?;
+    let forget =
+        ForgetSet { seq_len: w.seq_len, tokens: w.tokens, targets: w.targets, mask: w.mask, focus: w.focus };
+    let forget_probes = probes(&tok, &corpus.forget)?;
+    let heldout_probes = probes(&tok, &corpus.heldout)?;
+    Ok(Data { tok, corpus, train_ids, valid, forget, forget_probes, heldout_probes })
+}
+
+fn evaluate(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<Evaluation> {
+    let digits = data.tok.digit_ids();
+    let (n, s, seed) = (cfg.el_order, cfg.el_samples, cfg.seed.wrapping_add(77));
+    let forget = memorisation_metrics(model, &data.forget_probes, &digits, n, s, seed)?;
+    let heldout = memorisation_metrics(model, &data.heldout_probes, &digits, n, s, seed)?;
+    let v = &data.valid;
+    let retain_ppl = perplexity(model, &v.tokens, &v.targets, &v.mask, v.seq_len, 64)?;
+    Ok(Evaluation { forget, heldout, retain_ppl })
+}
+
+/// Quick forgetting check (greedy exact + secret NLL, no sampling) for the GA trajectory.
+fn quick_eval(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<(f64, f64, f64)> {
+    let digits = data.tok.digit_ids();
+    let m = memorisation_metrics(model, &data.forget_probes, &digits, cfg.el_order, 1, cfg.seed)?;
+    let v = &data.valid;
+    let ppl = perplexity(model, &v.tokens, &v.targets, &v.mask, v.seq_len, 64)?;
+    Ok((m.exact, m.secret_nll, ppl))
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PretrainPoint {
+    step: usize,
+    loss: f64,
+    exact: f64,
+    digit_accuracy: f64,
+    retain_ppl: f64,
+}
+
+fn pretrain(
+    cfg: &UnlearningConfig,
+    data: &Data,
+    report: &Report,
+) -> anyhow::Result<(Gpt, Vec<PretrainPoint>, f64)> {
+    let t0 = std::time::Instant::now();
+    let mut model = Gpt::new(cfg.model.clone(), cfg.seed.wrapping_add(1))?;
+    let mut opt = Adam::new(cfg.pretrain_lr)?;
+    let sched = LrSchedule::WarmupCosine { warmup: 100, total: cfg.pretrain_steps, floor: 0.1 };
+    let mut rng = linalg::random::rng(cfg.seed.wrapping_add(2));
+    let t = cfg.model.context;
+    let max_start = data.train_ids.len() - t - 1;
+    let digits = data.tok.digit_ids();
+    let mut log = Vec::new();
+    let mut table = report.table(&["step", "loss", "exact_mem", "digit_acc", "retain_ppl", "seconds"]);
+    let bar = report.progress(cfg.pretrain_steps as u64, "pre-training");
+    let mut loss_avg = f64::NAN;
+    for step in 1..=cfg.pretrain_steps {
+        opt.set_lr(sched.lr_at(cfg.pretrain_lr, step - 1))?;
+        let starts: Vec<usize> = (0..cfg.batch).map(|_| rng.random_range(0..=max_start)).collect();
+        let w = datasets::corpus::windows(&data.train_ids, &starts, t)?;
+        let loss = model.train_step(&w.tokens, &w.targets, Some(&w.mask), t, &mut opt)?;
+        loss_avg = if loss_avg.is_nan() { loss } else { 0.95 * loss_avg + 0.05 * loss };
+        bar.inc(1);
+        if step % cfg.check_every == 0 || step == cfg.pretrain_steps {
+            let m = memorisation_metrics(&model, &data.forget_probes, &digits, cfg.el_order, 1, cfg.seed)?;
+            let v = &data.valid;
+            let ppl = perplexity(&model, &v.tokens, &v.targets, &v.mask, v.seq_len, 64)?;
+            table.row(crate::cells![
+                step,
+                loss_avg,
+                m.exact,
+                m.digit_accuracy,
+                ppl,
+                t0.elapsed().as_secs_f64()
+            ]);
+            log.push(PretrainPoint {
+                step,
+                loss: loss_avg,
+                exact: m.exact,
+                digit_accuracy: m.digit_accuracy,
+                retain_ppl: ppl,
+            });
+            if m.exact >= cfg.stop_exact && step >= cfg.pretrain_steps * 9 / 10 {
+                break;
+            }
+        }
+    }
+    bar.finish();
+    Ok((model, log, t0.elapsed().as_secs_f64()))
+}
+
+/// At the secret positions of `probes` (teacher-forced): the mean probability of the true digit and
+/// the mean share of the remaining mass that is on the other digits (where deliberate imagination
+/// moves the probability).
+fn imagination_stats(model: &Gpt, probes: &[Probe], digits: &[usize]) -> anyhow::Result<(f64, f64)> {
+    let (mut pi, mut share, mut n) = (0.0, 0.0, 0.0);
+    for p in probes {
+        let mut seq = p.prompt.clone();
+        seq.extend_from_slice(&p.secret);
+        let inp = &seq[..seq.len() - 1];
+        let (logits, _) = model.forward(inp, inp.len())?;
+        let q = nn::loss::softmax_rows(logits.as_ref());
+        let first = inp.len() - p.secret.len();
+        for (i, &y) in p.secret.iter().enumerate() {
+            let r = first + i;
+            let rest = 1.0 - q[(r, y)];
+            let other: f64 = digits.iter().filter(|&&d| d != y).map(|&d| q[(r, d)]).sum();
+            pi += q[(r, y)];
+            share += if rest > 0.0 { other / rest } else { 1.0 };
+            n += 1.0;
+        }
+    }
+    Ok((pi / n, share / n))
+}
+
+fn max_change(a: &Gpt, b: &Gpt) -> f64 {
+    use nn::Parameters;
+    let mut m: f64 = 0.0;
+    for (p, q) in a.params().into_iter().zip(b.params()) {
+        for j in 0..p.ncols() {
+            for (x, y) in p.col_as_slice(j).iter().zip(q.col_as_slice(j)) {
+                m = m.max((x - y).abs());
+            }
+        }
+    }
+    m
+}
+
+fn run_method(
+    cfg: &UnlearningConfig,
+    data: &Data,
+    teacher: &Gpt,
+    method: Method,
+    family: &str,
+    gamma: f64,
+) -> anyhow::Result<RunResult> {
+    let t0 = std::time::Instant::now();
+    let mut student = teacher.clone();
+    let p = UnlearnParams {
+        method,
+        optimizer: cfg.unlearn_optimizer,
+        lr: cfg.unlearn_lr,
+        steps: cfg.unlearn_steps,
+        batch_size: cfg.unlearn_batch,
+        seed: cfg.seed.wrapping_add(5),
+    };
+    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |_, _| true)
+        .with_context(|| format!("unlearning with {}", method.label()))?;
+    let after = evaluate(cfg, data, &student)?;
+    Ok(RunResult {
+        method: method.label(),
+        family: family.to_string(),
+        gamma,
+        after,
+        unchanged: params_hash(&student) == params_hash(teacher),
+        max_param_change: max_change(&student, teacher),
+        final_loss: log.last().map_or(f64::NAN, |s| s.loss),
+        seconds: t0.elapsed().as_secs_f64(),
+        examples: examples(data, &student)?,
+    })
+}
+
+fn examples(data: &Data, model: &Gpt) -> anyhow::Result<Vec<String>> {
+    data.forget_probes
+        .iter()
+        .zip(&data.corpus.forget)
+        .take(6)
+        .map(|(p, r)| {
+            let g = nn::unlearn::greedy_continuation(model, &p.prompt, 10)?;
+            Ok(format!("{}{} [true {}]", r.prefix(), data.tok.decode(&g).replace('\n', "|"), r.secret))
+        })
+        .collect()
+}
+
+fn run_ga(
+    cfg: &UnlearningConfig,
+    data: &Data,
+    teacher: &Gpt,
+    before: &Evaluation,
+) -> anyhow::Result<(RunResult, Vec<GaPoint>)> {
+    let t0 = std::time::Instant::now();
+    let mut student = teacher.clone();
+    let method = Method::GradientAscent { focus: false };
+    let p = UnlearnParams {
+        method,
+        optimizer: cfg.unlearn_optimizer,
+        lr: cfg.unlearn_lr,
+        steps: cfg.unlearn_steps,
+        batch_size: cfg.unlearn_batch,
+        seed: cfg.seed.wrapping_add(5),
+    };
+    let mut traj = vec![GaPoint {
+        step: 0,
+        exact: before.forget.exact,
+        secret_nll: before.forget.secret_nll,
+        retain_ppl: before.retain_ppl,
+    }];
+    let mut err = None;
+    let every = cfg.ga_eval_every;
+    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| {
+        if s.step % every == 0 {
+            match quick_eval(cfg, data, m) {
+                Ok((exact, secret_nll, retain_ppl)) => {
+                    traj.push(GaPoint { step: s.step, exact, secret_nll, retain_ppl })
+                }
+                Err(e) => {
+                    err = Some(e);
+                    return false;
+                }
+            }
+        }
+        true
+    })
+    .context("gradient ascent")?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let after = evaluate(cfg, data, &student)?;
+    let r = RunResult {
+        method: method.label(),
+        family: "ga".into(),
+        gamma: f64::NAN,
+        after,
+        unchanged: params_hash(&student) == params_hash(teacher),
+        max_param_change: max_change(&student, teacher),
+        final_loss: log.last().map_or(f64::NAN, |s| s.loss),
+        seconds: t0.elapsed().as_secs_f64(),
+        examples: examples(data, &student)?,
+    };
+    Ok((r, traj))
+}
+
+/// Runs the experiment: pre-training, the unlearning sweep, table, claims, plots.
+pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
+    let cfg = args.resolve(common)?;
+    let mut report = Report::new("unlearning", common, &cfg)?;
+    let data = make_data(&cfg)?;
+    print_line(format!(
+        "corpus: {} training characters ({} planted records x {} repeats), {} held-out records; \
+         GPT {} blocks, d_model {}, context {}, vocabulary {}",
+        data.train_ids.len(),
+        data.corpus.forget.len(),
+        cfg.corpus.repeats,
+        data.corpus.heldout.len(),
+        cfg.model.n_layers,
+        cfg.model.d_model,
+        cfg.model.context,
+        cfg.model.vocab
+    ));
+
+    // 1. Pre-training until memorised; save the model.
+    let (model, pre_log, pre_s) = match &cfg.pretrained {
+        Some(path) => {
+            let m: Gpt = nn::params::load(path).with_context(|| format!("loading {}", path.display()))?;
+            if m.config != cfg.model {
+                bail!("{}: model sizes {:?} differ from the run's {:?}", path.display(), m.config, cfg.model);
+            }
+            (m, Vec::new(), 0.0)
+        }
+        None => pretrain(&cfg, &data, &report).context("pre-training")?,
+    };
+    let model_path = report.path("pretrained_model.json");
+    nn::params::save(&model, &model_path).context("saving the pre-trained model")?;
+    report.register_file(&model_path);
+    let before = evaluate(&cfg, &data, &model)?;
+    print_line(format!(
+        "pre-trained in {:.1} s ({} steps): exact memorisation {:.3}, secret NLL {:.3} (held-out {:.3}), retained ppl {:.3}",
+        pre_s,
+        pre_log.last().map_or(0, |p| p.step),
+        before.forget.exact,
+        before.forget.secret_nll,
+        before.heldout.secret_nll,
+        before.retain_ppl
+    ));
+
+    let (pi, share) = imagination_stats(&model, &data.forget_probes, &data.tok.digit_ids())?;
+    print_line(format!(
+        "teacher at the secret digits: mean p(true digit) {pi:.4}; {:.1}% of the remaining mass is on other digits",
+        100.0 * share
+    ));
+    report.set("teacher_true_digit_prob", pi);
+    report.set("teacher_other_digit_share", share);
+
+    // 2. Unlearning sweep (runs in parallel; each is deterministic).
+    let t0 = std::time::Instant::now();
+    let mut jobs: Vec<(Method, &str, f64)> = Vec::new();
+    for &g in &cfg.gammas {
+        jobs.push((Method::DeliberateImagination { gamma: g, focus: false }, "di", g));
+        jobs.push((Method::DeliberateImagination { gamma: g, focus: true }, "di-focus", g));
+    }
+    let bar = report.progress(jobs.len() as u64 + 1, "unlearning runs");
+    let ga = std::sync::Mutex::new(None);
+    let runs: Vec<RunResult> = rayon::join(
+        || {
+            let r = run_ga(&cfg, &data, &model, &before);
+            bar.inc(1);
+            *ga.lock().unwrap() = Some(r);
+        },
+        || {
+            jobs.par_iter()
+                .map(|&(m, f, g)| {
+                    let r = run_method(&cfg, &data, &model, m, f, g);
+                    bar.inc(1);
+                    r
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        },
+    )
+    .1?;
+    bar.finish();
+    let (ga_run, ga_traj) = ga.into_inner().unwrap().expect("GA run finished")?;
+    print_line(format!("unlearning runs: {:.1} s", t0.elapsed().as_secs_f64()));
+
+    let mut table = report.table(&[
+        "method",
+        "exact_mem",
+        "digit_acc",
+        "EL_3",
+        "secret_nll",
+        "heldout_nll",
+        "retain_ppl",
+        "ppl_change",
+        "format",
+        "ho_format",
+    ]);
+    let row = |t: &mut crate::report::Table, name: &str, e: &Evaluation| {
+        t.row(crate::cells![
+            name,
+            e.forget.exact,
+            e.forget.digit_accuracy,
+            e.forget.el,
+            e.forget.secret_nll,
+            e.heldout.secret_nll,
+            e.retain_ppl,
+            format!("{:+.2}%", 100.0 * (e.retain_ppl / before.retain_ppl - 1.0)),
+            e.forget.format,
+            e.heldout.format
+        ]);
+    };
+    row(&mut table, "before (pre-trained)", &before);
+    for r in runs.iter().chain(std::iter::once(&ga_run)) {
+        row(&mut table, &r.method, &r.after);
+    }
+
+    if let Some(h) = headline(&cfg, &runs) {
+        print_line(format!("greedy continuations before: {:?}", examples(&data, &model)?));
+        print_line(format!("greedy continuations after {}: {:?}", h.method, h.examples));
+    }
+    claims(&mut report, &cfg, &before, &runs, &ga_run, &ga_traj);
+    report.set("pretraining", &pre_log);
+    report.set("pretrain_seconds", pre_s);
+    report.set("before", before);
+    report.set("runs", &runs);
+    report.set("gradient_ascent", &ga_run);
+    report.set("gradient_ascent_trajectory", &ga_traj);
+    report.set("forget_records", &data.corpus.forget);
+    report.set("heldout_records", &data.corpus.heldout);
+    for r in &runs {
+        report.add_iteration(serde_json::json!({
+            "method": r.method, "gamma": r.gamma, "exact": r.after.forget.exact,
+            "digit_accuracy": r.after.forget.digit_accuracy, "el": r.after.forget.el,
+            "secret_nll": r.after.forget.secret_nll, "heldout_nll": r.after.heldout.secret_nll,
+            "retain_ppl": r.after.retain_ppl, "format": r.after.forget.format,
+        }));
+    }
+    write_outputs(&mut report, &before, &runs, &ga_run, &ga_traj, &pre_log)?;
+    report.finish()
+}
+
+fn headline<'a>(cfg: &UnlearningConfig, runs: &'a [RunResult]) -> Option<&'a RunResult> {
+    runs.iter().find(|r| r.family == "di-focus" && r.gamma == cfg.gamma)
+}
+
+fn claims(
+    report: &mut Report,
+    cfg: &UnlearningConfig,
+    before: &Evaluation,
+    runs: &[RunResult],
+    ga: &RunResult,
+    ga_traj: &[GaPoint],
+) {
+    report.claim(
+        "pretraining_memorises",
+        before.forget.exact >= 0.9,
+        format!(
+            "after pre-training: exact memorisation {:.1}% (>= 90% needed), per-digit accuracy {:.1}%, secret NLL {:.3} vs held-out records {:.3} nats/digit, EL_3 {:.3}",
+            100.0 * before.forget.exact,
+            100.0 * before.forget.digit_accuracy,
+            before.forget.secret_nll,
+            before.heldout.secret_nll,
+            before.forget.el
+        ),
+    );
+    let unf = runs.iter().find(|r| r.family == "di" && r.gamma == cfg.gamma);
+    let Some(di) = headline(cfg, runs) else {
+        report.claim("di_forgets_secrets", false, "no headline DI run");
+        return;
+    };
+    let a = &di.after;
+    let nll_ratio = a.forget.secret_nll / a.heldout.secret_nll;
+    let unf_ev = unf.map_or(String::new(), |u| {
+        format!(
+            "; unfocused DI (gamma = {}): exact {:.1}%, secret NLL {:.3} vs held-out {:.3}, retained ppl {:+.2}%, format {:.1}%",
+            u.gamma,
+            100.0 * u.after.forget.exact,
+            u.after.forget.secret_nll,
+            u.after.heldout.secret_nll,
+            100.0 * (u.after.retain_ppl / before.retain_ppl - 1.0),
+            100.0 * u.after.forget.format
+        )
+    });
+    report.claim(
+        "di_forgets_secrets",
+        a.forget.exact <= 0.05 && (nll_ratio - 1.0).abs() <= 0.2,
+        format!(
+            "DI focused on the secret span, gamma = {}: exact memorisation {:.1}% -> {:.1}% (<= 5% needed), per-digit accuracy {:.1}% -> {:.1}%, EL_3 {:.3} -> {:.3}, secret NLL {:.3} -> {:.3} vs held-out records {:.3} (ratio {:.3}, within 20% needed){}",
+            cfg.gamma,
+            100.0 * before.forget.exact,
+            100.0 * a.forget.exact,
+            100.0 * before.forget.digit_accuracy,
+            100.0 * a.forget.digit_accuracy,
+            before.forget.el,
+            a.forget.el,
+            before.forget.secret_nll,
+            a.forget.secret_nll,
+            a.heldout.secret_nll,
+            nll_ratio,
+            unf_ev
+        ),
+    );
+    let ppl_change = a.retain_ppl / before.retain_ppl - 1.0;
+    report.claim(
+        "di_keeps_language",
+        ppl_change.abs() <= 0.10,
+        format!(
+            "retained perplexity {:.4} -> {:.4} ({:+.2}%, within 10% needed)",
+            before.retain_ppl,
+            a.retain_ppl,
+            100.0 * ppl_change
+        ),
+    );
+    report.claim(
+        "di_keeps_format",
+        a.forget.format >= 0.9,
+        format!(
+            "greedy continuations of the forget prompts that are 6 digits and '.': {:.1}% -> {:.1}% (>= 90% needed); held-out prompts {:.1}%",
+            100.0 * before.forget.format,
+            100.0 * a.forget.format,
+            100.0 * a.heldout.format
+        ),
+    );
+    // GA at matched forgetting: the first trajectory point whose secret NLL reaches DI's.
+    let target = a.forget.secret_nll;
+    let matched = ga_traj.iter().find(|p| p.secret_nll >= target && p.exact <= a.forget.exact.max(0.05));
+    let di_rise = a.retain_ppl / before.retain_ppl - 1.0;
+    let (ok, ev) = match matched {
+        Some(p) => {
+            let rise = p.retain_ppl / before.retain_ppl - 1.0;
+            (
+                rise > di_rise,
+                format!(
+                    "gradient ascent reaches DI's forgetting (secret NLL >= {:.3}, exact <= {:.1}%) at step {}: secret NLL {:.3}, exact {:.1}%, retained ppl {:+.2}% vs DI {:+.2}%; after all {} GA steps: ppl {:+.1}%, format {:.1}%",
+                    target,
+                    100.0 * a.forget.exact.max(0.05),
+                    p.step,
+                    p.secret_nll,
+                    100.0 * p.exact,
+                    100.0 * rise,
+                    100.0 * di_rise,
+                    cfg.unlearn_steps,
+                    100.0 * (ga.after.retain_ppl / before.retain_ppl - 1.0),
+                    100.0 * ga.after.forget.format
+                ),
+            )
+        }
+        None => (
+            false,
+            format!(
+                "gradient ascent never reached DI's forgetting level (secret NLL {:.3}) in {} steps: final secret NLL {:.3}, retained ppl {:+.2}%",
+                target,
+                cfg.unlearn_steps,
+                ga.after.forget.secret_nll,
+                100.0 * (ga.after.retain_ppl / before.retain_ppl - 1.0)
+            ),
+        ),
+    };
+    report.claim("gradient_ascent_damages_language", ok, ev);
+    let zero: Vec<&RunResult> = runs.iter().filter(|r| r.gamma == 0.0).collect();
+    let same = |e: &Evaluation| {
+        e.forget.exact == before.forget.exact
+            && e.forget.secret_nll == before.forget.secret_nll
+            && e.retain_ppl == before.retain_ppl
+    };
+    let ok = !zero.is_empty() && zero.iter().all(|r| r.unchanged && same(&r.after));
+    let ev: Vec<String> = zero
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: parameters {} (max change {:.1e}), exact {:.3}, secret NLL {:.6} (before {:.6}), ppl {:.6} (before {:.6})",
+                r.method,
+                if r.unchanged { "bit-identical" } else { "changed" },
+                r.max_param_change,
+                r.after.forget.exact,
+                r.after.forget.secret_nll,
+                before.forget.secret_nll,
+                r.after.retain_ppl,
+                before.retain_ppl
+            )
+        })
+        .collect();
+    report.claim("gamma_zero_changes_nothing", ok, ev.join("; "));
+}
+
+fn write_outputs(
+    report: &mut Report,
+    before: &Evaluation,
+    runs: &[RunResult],
+    ga: &RunResult,
+    ga_traj: &[GaPoint],
+    pre_log: &[PretrainPoint],
+) -> anyhow::Result<()> {
+    let headers = [
+        "method",
+        "gamma",
+        "exact",
+        "digit_accuracy",
+        "el3",
+        "secret_nll",
+        "heldout_nll",
+        "retain_ppl",
+        "format",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut push = |name: &str, g: f64, e: &Evaluation| {
+        rows.push(vec![
+            name.to_string(),
+            g.to_string(),
+            e.forget.exact.to_string(),
+            e.forget.digit_accuracy.to_string(),
+            e.forget.el.to_string(),
+            e.forget.secret_nll.to_string(),
+            e.heldout.secret_nll.to_string(),
+            e.retain_ppl.to_string(),
+            e.forget.format.to_string(),
+        ]);
+    };
+    push("before", f64::NAN, before);
+    for r in runs.iter().chain(std::iter::once(ga)) {
+        push(&r.method, r.gamma, &r.after);
+    }
+    report.write_csv_cells("metrics.csv", &headers, &rows)?;
+    let traj: Vec<Vec<f64>> =
+        ga_traj.iter().map(|p| vec![p.step as f64, p.exact, p.secret_nll, p.retain_ppl]).collect();
+    report.write_csv("ga_trajectory.csv", &["step", "exact", "secret_nll", "retain_ppl"], &traj)?;
+    let pre: Vec<Vec<f64>> = pre_log
+        .iter()
+        .map(|p| vec![p.step as f64, p.loss, p.exact, p.digit_accuracy, p.retain_ppl])
+        .collect();
+    report.write_csv("pretraining.csv", &["step", "loss", "exact", "digit_accuracy", "retain_ppl"], &pre)?;
+
+    // forgetting (secret NLL) vs retained perplexity
+    let fam = |f: &str| -> Vec<(f64, f64)> {
+        runs.iter()
+            .filter(|r| r.family == f)
+            .map(|r| (r.after.forget.secret_nll, r.after.retain_ppl))
+            .collect()
+    };
+    let plot = LinePlot::new("Forgetting vs retained perplexity")
+        .x_label("secret-digit NLL (nats/digit; higher = more forgotten)")
+        .y_label("retained perplexity (per char)")
+        .series(Series::new("DI (all positions), gamma 0..30", fam("di")).with_markers())
+        .series(Series::new("DI focused on the secret, gamma 0..30", fam("di-focus")).with_markers())
+        .series(
+            Series::new(
+                "gradient ascent (trajectory)",
+                ga_traj.iter().map(|p| (p.secret_nll, p.retain_ppl)).collect(),
+            )
+            .with_markers()
+            .dashed(),
+        )
+        .vline(before.heldout.secret_nll, "held-out records")
+        .hline(before.retain_ppl, "before");
+    report.line_plot("forgetting_vs_perplexity.svg", &plot);
+    let by_gamma = |f: &str, get: fn(&Evaluation) -> f64| -> Vec<(f64, f64)> {
+        runs.iter().filter(|r| r.family == f).map(|r| (r.gamma, get(&r.after))).collect()
+    };
+    let plot = LinePlot::new("Memorisation after DI vs gamma")
+        .x_label("gamma")
+        .y_label("fraction")
+        .series(Series::new("exact (DI)", by_gamma("di", |e| e.forget.exact)).with_markers())
+        .series(Series::new("exact (DI focused)", by_gamma("di-focus", |e| e.forget.exact)).with_markers())
+        .series(Series::new("format (DI)", by_gamma("di", |e| e.forget.format)).with_markers().dashed())
+        .series(
+            Series::new("format (DI focused)", by_gamma("di-focus", |e| e.forget.format))
+                .with_markers()
+                .dashed(),
+        )
+        .y_range(0.0, 1.05);
+    report.line_plot("memorisation_vs_gamma.svg", &plot);
+    Ok(())
+}
