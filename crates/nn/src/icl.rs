@@ -287,7 +287,7 @@ fn solve_spd(mut a: Mat<f64>, mut b: Mat<f64>) -> Result<Mat<f64>> {
         for k in 0..j {
             s -= a[(j, k)] * a[(j, k)];
         }
-        if !(s > 0.0) {
+        if s.is_nan() || s <= 0.0 {
             return Err(crate::NnError::Diverged { context: "least squares (add ridge)".into() });
         }
         let l = s.sqrt();

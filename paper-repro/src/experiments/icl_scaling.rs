@@ -302,7 +302,7 @@ impl IclScalingArgs {
             tf_lr: crate::cli::check_positive("--tf-lr", self.tf_lr)?,
             d_model,
             layers,
-            heads: if d_model % 2 == 0 { 2 } else { 1 },
+            heads: if d_model.is_multiple_of(2) { 2 } else { 1 },
             batch: self.batch,
             tf_batch: self.tf_batch,
             tf_context,
