@@ -1,8 +1,9 @@
 //! A seeded synthetic character corpus with planted private records (the unlearning experiment).
 //!
 //! * Retained text: sentences of a small stochastic template grammar ("the doctor saw a red cat
-//!   near the river.", and one in three a public code with fresh random digits, "the mill's code is
-//!   402917."), one per line.
+//!   near the river."), and, one line in three, a public record of the same format as the private
+//!   ones with a fresh random name and fresh random digits (never repeated, so the model learns the
+//!   format, not these codes), one per line.
 //! * Forget set: `K` planted records `"NAME's code is DDDDDD."` with random names and random
 //!   digit secrets, each inserted `r` times at random line positions of the training text.
 //! * Held-out records: `K` more records of the same format with names and secrets that never
@@ -23,7 +24,7 @@
 //! // Every planted record occurs `repeats` times in the training text, held-out ones never.
 //! let text = &corpus.train_text;
 //! assert!(corpus.forget.iter().all(|r| text.matches(&r.text()).count() == 3));
-//! assert!(corpus.heldout.iter().all(|r| !text.contains(&r.name)));
+//! assert!(corpus.heldout.iter().all(|r| !text.contains(&format!("\n{}", r.prefix()))));
 //!
 //! // Character tokenizer with a fixed vocabulary; the same seed gives the same corpus.
 //! let tok = CharTokenizer::new();
@@ -311,7 +312,12 @@ const TIMES: [&str; 8] = [
 const SYL_ON: [&str; 16] = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "sh", "ch"];
 const SYL_V: [&str; 5] = ["a", "e", "i", "o", "u"];
 
-fn sentence<R: Rng + ?Sized>(rng: &mut R, digits: usize) -> String {
+/// Whether `a` and `b` are equal or one is a prefix of the other.
+fn clash(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+fn sentence<R: Rng + ?Sized>(rng: &mut R, digits: usize, reserved: &[String]) -> String {
     let s = *SUBJECTS.choose(rng).unwrap();
     let v = *VERBS.choose(rng).unwrap();
     let a = *ADJS.choose(rng).unwrap();
@@ -323,7 +329,13 @@ fn sentence<R: Rng + ?Sized>(rng: &mut R, digits: usize) -> String {
         // time (so the model learns the format, not these numbers)
         4 | 5 => {
             let code: String = (0..digits).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
-            let owner = if rng.random_bool(0.5) { s } else { l };
+            // a fresh random name (never one of the records' names), so a name's code is never repeated
+            let owner = loop {
+                let n = name(rng);
+                if !reserved.iter().any(|r| clash(r, &n)) {
+                    break n;
+                }
+            };
             format!("{owner}'s code is {code}.")
         }
         0 => format!("{s} {v} a {a} {n} {p} {l}."),
@@ -349,11 +361,16 @@ fn name<R: Rng + ?Sized>(rng: &mut R) -> String {
     s
 }
 
-fn grammar_text<R: Rng + ?Sized>(rng: &mut R, chars: usize, digits: usize) -> Vec<String> {
+fn grammar_text<R: Rng + ?Sized>(
+    rng: &mut R,
+    chars: usize,
+    digits: usize,
+    reserved: &[String],
+) -> Vec<String> {
     let mut lines = Vec::new();
     let mut len = 0;
     while len < chars {
-        let s = sentence(rng, digits);
+        let s = sentence(rng, digits, reserved);
         len += s.len() + 1;
         lines.push(s);
     }
@@ -371,7 +388,7 @@ impl Corpus {
         while names.len() < 2 * params.n_records {
             let n = name(&mut rng);
             // no name may be a prefix of another (greedy prompts would be ambiguous)
-            if !names.iter().any(|m| m.starts_with(&n) || n.starts_with(m.as_str())) {
+            if !names.iter().any(|m| clash(m, &n)) {
                 names.push(n);
             }
             tries += 1;
@@ -380,6 +397,7 @@ impl Corpus {
             }
         }
         let digits = params.secret_digits;
+        let reserved = names.clone();
         let mut records: Vec<Record> = names
             .into_iter()
             .map(|name| {
@@ -391,7 +409,7 @@ impl Corpus {
         let heldout = records.split_off(params.n_records);
         let forget = records;
 
-        let mut lines = grammar_text(&mut rng, params.retain_chars, params.secret_digits);
+        let mut lines = grammar_text(&mut rng, params.retain_chars, digits, &reserved);
         // plant each record `repeats` times at random line positions
         let mut planted: Vec<usize> = (0..forget.len()).flat_map(|k| vec![k; params.repeats]).collect();
         planted.shuffle(&mut rng);
@@ -417,7 +435,7 @@ impl Corpus {
             train_text.push('\n');
         }
         lines.clear();
-        let valid_text = grammar_text(&mut rng, params.valid_chars, params.secret_digits).join("\n") + "\n";
+        let valid_text = grammar_text(&mut rng, params.valid_chars, digits, &reserved).join("\n") + "\n";
         Ok(Corpus { train_text, valid_text, forget, heldout, offsets })
     }
 }
@@ -604,8 +622,8 @@ mod tests {
             }
         }
         for r in &c.heldout {
-            assert!(!c.train_text.contains(&r.prefix()));
-            assert!(!c.valid_text.contains(&r.prefix()));
+            assert!(!c.train_text.contains(&format!("\n{}", r.prefix())));
+            assert!(!c.valid_text.contains(&format!("\n{}", r.prefix())));
             assert_eq!(r.secret.len(), 6);
         }
         let tok = CharTokenizer::new();

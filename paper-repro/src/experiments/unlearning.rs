@@ -40,36 +40,41 @@ pub struct UnlearningArgs {
     /// {0, 1, 3, 10, 30} is always run as well.
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub gamma: f64,
-    /// Number of planted records K (and held-out records) [default: 32; quick: 16].
+    /// Number of planted records K (and held-out records) [default: 32; quick: 12].
     #[arg(long)]
     pub records: Option<usize>,
     /// Repetitions of each planted record in the training text.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 30)]
     pub repeats: usize,
-    /// Characters of retained training text [default: 100000; quick: 30000].
+    /// Characters of retained training text [default: 100000; quick: 20000].
     #[arg(long)]
     pub retain_chars: Option<usize>,
-    /// Maximum pre-training steps [default: 3000; quick: 1500].
+    /// Pre-training steps [default: 3000; quick: 1000].
     #[arg(long)]
     pub pretrain_steps: Option<usize>,
-    /// Pre-training batch (windows of `--context` characters) [default: 16].
+    /// Pre-training batch (windows of `--context` characters) [default: 16; quick: 12].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Model context length (also the pre-training window).
-    #[arg(long, default_value_t = 64)]
-    pub context: usize,
+    /// Model context length, also the pre-training window [default: 64; quick: 48].
+    #[arg(long)]
+    pub context: Option<usize>,
     /// Model width.
     #[arg(long, default_value_t = 64)]
     pub d_model: usize,
-    /// Unlearning steps per run [default: 150; quick: 100].
+    /// Maximum unlearning steps per run [default: 300; quick: 120].
     #[arg(long)]
     pub unlearn_steps: Option<usize>,
     /// Unlearning learning rate (Adam).
-    #[arg(long, default_value_t = 3e-4)]
+    #[arg(long, default_value_t = 1e-4)]
     pub unlearn_lr: f64,
     /// Length of the forget windows (<= context).
     #[arg(long, default_value_t = 32)]
     pub window: usize,
+    /// Stop each unlearning run once the forget set's per-digit accuracy (MA) is at or below the
+    /// held-out records' MA of the original model (`ma`, the stopping rule of Jang et al.'s knowledge
+    /// unlearning), or run every step (`none`).
+    #[arg(long, default_value = "none", value_parser = ["ma", "none"])]
+    pub stop: String,
     /// Unlearning optimiser: `adam` or `sgd` (with momentum 0.9).
     #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
     pub unlearn_optimizer: String,
@@ -107,6 +112,10 @@ pub struct UnlearningConfig {
     pub unlearn_lr: f64,
     /// Unlearning optimiser.
     pub unlearn_optimizer: UnlearnOptimizer,
+    /// Stop at the held-out MA level.
+    pub stop_at_heldout_ma: bool,
+    /// Steps between the stopping checks.
+    pub stop_check_every: usize,
     /// Pre-trained model to load instead of pre-training.
     pub pretrained: Option<std::path::PathBuf>,
     /// Unlearning batch (windows).
@@ -132,26 +141,26 @@ impl UnlearningArgs {
         if !(self.gamma.is_finite() && self.gamma >= 0.0) {
             bail!("invalid --gamma {}: the imagination strength must be finite and >= 0", self.gamma);
         }
-        let records = self.records.unwrap_or(if q { 16 } else { 32 });
-        let retain_chars = self.retain_chars.unwrap_or(if q { 30_000 } else { 100_000 });
-        let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1200 } else { 2500 });
-        let batch = self.batch.unwrap_or(16);
-        let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 100 } else { 150 });
+        let records = self.records.unwrap_or(if q { 12 } else { 32 });
+        let retain_chars = self.retain_chars.unwrap_or(if q { 20_000 } else { 100_000 });
+        let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1000 } else { 3000 });
+        let batch = self.batch.unwrap_or(if q { 12 } else { 16 });
+        let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 120 } else { 300 });
         crate::cli::check_range("--records", records, 1, 200)?;
         crate::cli::check_range("--repeats", self.repeats, 1, 1000)?;
         crate::cli::check_range("--retain-chars", retain_chars, 1000, 10_000_000)?;
         crate::cli::check_range("--pretrain-steps", pretrain_steps, 1, 1_000_000)?;
         crate::cli::check_range("--batch", batch, 1, 1024)?;
-        crate::cli::check_range("--context", self.context, 8, 512)?;
+        crate::cli::check_range("--context", self.context.unwrap_or(64), 8, 512)?;
         crate::cli::check_range("--d-model", self.d_model, 8, 512)?;
         crate::cli::check_range("--unlearn-steps", unlearn_steps, 1, 100_000)?;
         crate::cli::check_positive("--unlearn-lr", self.unlearn_lr)?;
         crate::cli::check_range("--window", self.window, 8, 512)?;
-        if self.window > self.context {
+        let ctx = self.context.unwrap_or(if q { 48 } else { 64 });
+        if self.window > ctx {
             bail!(
-                "invalid --window {}: a forget window cannot be longer than the model context {}",
-                self.window,
-                self.context
+                "invalid --window {}: a forget window cannot be longer than the model context {ctx}",
+                self.window
             );
         }
         if !self.d_model.is_multiple_of(4) {
@@ -163,16 +172,17 @@ impl UnlearningArgs {
             gammas.sort_by(f64::total_cmp);
         }
         let vocab = CharTokenizer::new().vocab_size();
+        let context = self.context.unwrap_or(if q { 48 } else { 64 });
         Ok(UnlearningConfig {
             corpus: CorpusParams {
                 seed: common.seed,
                 retain_chars,
-                valid_chars: if q { 8_000 } else { 20_000 },
+                valid_chars: if q { 6_000 } else { 20_000 },
                 n_records: records,
                 repeats: self.repeats,
                 secret_digits: 6,
             },
-            model: GptConfig::new(vocab, self.context, self.d_model, 4, 2),
+            model: GptConfig::new(vocab, context, self.d_model, 4, 2),
             pretrain_steps,
             batch,
             pretrain_lr: 3e-3,
@@ -188,9 +198,11 @@ impl UnlearningArgs {
                 UnlearnOptimizer::Adam
             },
             pretrained: self.pretrained.clone(),
+            stop_at_heldout_ma: self.stop == "ma",
+            stop_check_every: 10,
             unlearn_batch: 16,
             window: self.window,
-            ga_eval_every: 5,
+            ga_eval_every: if q { 10 } else { 5 },
             el_order: 3,
             el_samples: 4,
             seed: common.seed,
@@ -229,6 +241,8 @@ pub struct RunResult {
     pub final_loss: f64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Steps taken (fewer than the maximum when the stopping rule fired).
+    pub steps: usize,
     /// Greedy continuations (10 characters) of the first forget prompts after unlearning.
     pub examples: Vec<String>,
 }
@@ -407,6 +421,7 @@ fn run_method(
     method: Method,
     family: &str,
     gamma: f64,
+    stop_ma: Option<f64>,
 ) -> anyhow::Result<RunResult> {
     let t0 = std::time::Instant::now();
     let mut student = teacher.clone();
@@ -418,8 +433,22 @@ fn run_method(
         batch_size: cfg.unlearn_batch,
         seed: cfg.seed.wrapping_add(5),
     };
-    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |_, _| true)
-        .with_context(|| format!("unlearning with {}", method.label()))?;
+    let mut err = None;
+    let every = cfg.stop_check_every;
+    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| match stop_ma {
+        Some(level) if s.step % every == 0 => match forget_ma(cfg, data, m) {
+            Ok(ma) => ma > level,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        },
+        _ => true,
+    })
+    .with_context(|| format!("unlearning with {}", method.label()))?;
+    if let Some(e) = err {
+        return Err(e);
+    }
     let after = evaluate(cfg, data, &student)?;
     Ok(RunResult {
         method: method.label(),
@@ -430,8 +459,16 @@ fn run_method(
         max_param_change: max_change(&student, teacher),
         final_loss: log.last().map_or(f64::NAN, |s| s.loss),
         seconds: t0.elapsed().as_secs_f64(),
+        steps: log.len(),
         examples: examples(data, &student)?,
     })
+}
+
+/// Per-digit accuracy (MA) of the forget secrets.
+fn forget_ma(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<f64> {
+    let m =
+        memorisation_metrics(model, &data.forget_probes, &data.tok.digit_ids(), cfg.el_order, 1, cfg.seed)?;
+    Ok(m.digit_accuracy)
 }
 
 fn examples(data: &Data, model: &Gpt) -> anyhow::Result<Vec<String>> {
@@ -471,7 +508,9 @@ fn run_ga(
     }];
     let mut err = None;
     let every = cfg.ga_eval_every;
-    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| {
+    let mut steps = Vec::new();
+    let res = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| {
+        steps.push(*s);
         if s.step % every == 0 {
             match quick_eval(cfg, data, m) {
                 Ok((exact, secret_nll, retain_ppl)) => {
@@ -484,12 +523,21 @@ fn run_ga(
             }
         }
         true
-    })
-    .context("gradient ascent")?;
+    });
+    // Gradient ascent is unbounded: a non-finite loss ends the run (the student keeps its last
+    // finite parameters, the optimiser checks the gradients before updating).
+    let diverged = match res {
+        Ok(_) => None,
+        Err(e) => Some(format!("{e}")),
+    };
     if let Some(e) = err {
         return Err(e);
     }
+    let log = steps;
     let after = evaluate(cfg, data, &student)?;
+    if let Some(d) = &diverged {
+        print_line(format!("gradient ascent stopped after {} steps: {d}", log.len()));
+    }
     let r = RunResult {
         method: method.label(),
         family: "ga".into(),
@@ -499,6 +547,7 @@ fn run_ga(
         max_param_change: max_change(&student, teacher),
         final_loss: log.last().map_or(f64::NAN, |s| s.loss),
         seconds: t0.elapsed().as_secs_f64(),
+        steps: log.len(),
         examples: examples(data, &student)?,
     };
     Ok((r, traj))
@@ -556,6 +605,13 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
     report.set("teacher_other_digit_share", share);
 
     // 2. Unlearning sweep (runs in parallel; each is deterministic).
+    let stop_ma = cfg.stop_at_heldout_ma.then_some(before.heldout.digit_accuracy);
+    if let Some(l) = stop_ma {
+        print_line(format!(
+            "stopping rule: each run stops once the forget set's per-digit accuracy is <= {l:.3} (the held-out records' level), checked every {} steps, at most {} steps",
+            cfg.stop_check_every, cfg.unlearn_steps
+        ));
+    }
     let t0 = std::time::Instant::now();
     let mut jobs: Vec<(Method, &str, f64)> = Vec::new();
     for &g in &cfg.gammas {
@@ -573,7 +629,7 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
         || {
             jobs.par_iter()
                 .map(|&(m, f, g)| {
-                    let r = run_method(&cfg, &data, &model, m, f, g);
+                    let r = run_method(&cfg, &data, &model, m, f, g, stop_ma);
                     bar.inc(1);
                     r
                 })
@@ -597,7 +653,7 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
         "format",
         "ho_format",
     ]);
-    let row = |t: &mut crate::report::Table, name: &str, e: &Evaluation| {
+    let row = |t: &mut crate::report::Table, name: &str, e: &Evaluation, steps: usize| {
         t.row(crate::cells![
             name,
             e.forget.exact,
@@ -608,12 +664,13 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
             e.retain_ppl,
             format!("{:+.2}%", 100.0 * (e.retain_ppl / before.retain_ppl - 1.0)),
             e.forget.format,
-            e.heldout.format
+            e.heldout.format,
+            steps
         ]);
     };
-    row(&mut table, "before (pre-trained)", &before);
+    row(&mut table, "before (pre-trained)", &before, 0);
     for r in runs.iter().chain(std::iter::once(&ga_run)) {
-        row(&mut table, &r.method, &r.after);
+        row(&mut table, &r.method, &r.after, r.steps);
     }
 
     if let Some(h) = headline(&cfg, &runs) {
