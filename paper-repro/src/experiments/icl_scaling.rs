@@ -624,6 +624,14 @@ pub fn run(args: &IclScalingArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
     }
 
     claims(&mut report, &cfg, &get, &get_sq);
+    report.note(
+        "psi has no trainable parameters: its error is the same number for every T (the prompts and the predictor do not depend on the pool)",
+    );
+    if cfg.task == IclTaskArg::TeacherStudent {
+        report.note(
+            "least squares is a linear reference, not Bayes-optimal for the ReLU teacher; at n = d it solves an ill-conditioned interpolation (huge error)",
+        );
+    }
     report.set("points", &points);
     for p in &points {
         report.add_iteration(p);
@@ -840,7 +848,10 @@ fn write_outputs(
                 continue;
             }
             any = true;
-            p = p.series(Series::from_xy(format!("T = {}", pool_label(t)), &xs, &ys).with_markers());
+            // only the n a model was trained / evaluated at, so that the points are joined
+            let pts: Vec<(f64, f64)> =
+                xs.iter().zip(&ys).filter(|(_, y)| y.is_finite()).map(|(&x, &y)| (x, y)).collect();
+            p = p.series(Series::new(format!("T = {}", pool_label(t)), pts).with_markers());
         }
         if any {
             p = p.series(Series::from_xy("least squares", &xs, &ls).dashed());
@@ -858,14 +869,23 @@ fn write_outputs(
     let t_inf_x = t_fin.iter().copied().max().unwrap_or(1) as f64 * 10.0;
     let tx: Vec<f64> = cfg.pool_sizes.iter().map(|t| t.map_or(t_inf_x, |t| t as f64)).collect();
     let mut tpanels = Vec::new();
-    for &n in &[cfg.n_values[cfg.n_values.len() / 2], *cfg.n_values.last().expect("validated")] {
+    // the MLPs' smallest n (where their task scaling is judged) and their next one
+    for &n in cfg.mlp_n_values.iter().take(2) {
         let mut p = LinePlot::new(format!("n = {n} (T = inf plotted at {t_inf_x})"))
             .x_label("pre-training tasks T")
             .y_label("test MSE / Var(y)")
             .log_x();
         for m in [MLP_VEC, PSI, MLP_CAT, SGPT, GPT] {
-            let ys: Vec<f64> = cfg.pool_sizes.iter().map(|&t| get(m, t, n)).collect();
-            p = p.series(Series::from_xy(m, &tx, &ys).with_markers());
+            let pts: Vec<(f64, f64)> = cfg
+                .pool_sizes
+                .iter()
+                .zip(&tx)
+                .map(|(&t, &x)| (x, get(m, t, n)))
+                .filter(|(_, y)| y.is_finite())
+                .collect();
+            if !pts.is_empty() {
+                p = p.series(Series::new(m, pts).with_markers());
+            }
         }
         tpanels.push(p);
     }
