@@ -49,7 +49,7 @@ pub struct UnlearningArgs {
     /// Characters of retained training text [default: 100000; quick: 20000].
     #[arg(long)]
     pub retain_chars: Option<usize>,
-    /// Pre-training steps [default: 3000; quick: 1000].
+    /// Pre-training steps [default: 2400; quick: 1000].
     #[arg(long)]
     pub pretrain_steps: Option<usize>,
     /// Pre-training batch (windows of `--context` characters) [default: 16; quick: 12].
@@ -122,7 +122,7 @@ pub struct UnlearningConfig {
     pub unlearn_batch: usize,
     /// Forget window length.
     pub window: usize,
-    /// Gradient-ascent evaluation interval (steps).
+    /// Gradient-ascent evaluation interval (steps) over the first 60 steps (every 30 after).
     pub ga_eval_every: usize,
     /// EL order.
     pub el_order: usize,
@@ -143,7 +143,7 @@ impl UnlearningArgs {
         }
         let records = self.records.unwrap_or(if q { 12 } else { 32 });
         let retain_chars = self.retain_chars.unwrap_or(if q { 20_000 } else { 100_000 });
-        let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1000 } else { 3000 });
+        let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1000 } else { 2400 });
         let batch = self.batch.unwrap_or(if q { 12 } else { 16 });
         let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 120 } else { 300 });
         crate::cli::check_range("--records", records, 1, 200)?;
@@ -177,7 +177,7 @@ impl UnlearningArgs {
             corpus: CorpusParams {
                 seed: common.seed,
                 retain_chars,
-                valid_chars: if q { 6_000 } else { 20_000 },
+                valid_chars: if q { 6_000 } else { 10_000 },
                 n_records: records,
                 repeats: self.repeats,
                 secret_digits: 6,
@@ -200,7 +200,7 @@ impl UnlearningArgs {
             pretrained: self.pretrained.clone(),
             stop_at_heldout_ma: self.stop == "ma",
             stop_check_every: 10,
-            unlearn_batch: 16,
+            unlearn_batch: 8,
             window: self.window,
             ga_eval_every: if q { 10 } else { 5 },
             el_order: 3,
@@ -511,7 +511,7 @@ fn run_ga(
     let mut steps = Vec::new();
     let res = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| {
         steps.push(*s);
-        if s.step % every == 0 {
+        if (s.step <= 60 && s.step % every == 0) || s.step % 30 == 0 {
             match quick_eval(cfg, data, m) {
                 Ok((exact, secret_nll, retain_ppl)) => {
                     traj.push(GaPoint { step: s.step, exact, secret_nll, retain_ppl })
@@ -782,23 +782,33 @@ fn claims(
     );
     // GA at matched forgetting: the first trajectory point whose secret NLL reaches DI's.
     let target = a.forget.secret_nll;
-    let matched = ga_traj.iter().find(|p| p.secret_nll >= target && p.exact <= a.forget.exact.max(0.05));
+    // The ppl rise is interpolated linearly in the secret NLL between the two trajectory points
+    // that bracket DI's level (the trajectory is evaluated every few steps).
     let di_rise = a.retain_ppl / before.retain_ppl - 1.0;
-    let (ok, ev) = match matched {
-        Some(p) => {
-            let rise = p.retain_ppl / before.retain_ppl - 1.0;
+    let k = ga_traj.iter().position(|p| p.secret_nll >= target);
+    let (ok, ev) = match k {
+        Some(k) => {
+            let p1 = &ga_traj[k];
+            let ppl = if k == 0 {
+                p1.retain_ppl
+            } else {
+                let p0 = &ga_traj[k - 1];
+                let w = ((target - p0.secret_nll) / (p1.secret_nll - p0.secret_nll)).clamp(0.0, 1.0);
+                p0.retain_ppl + w * (p1.retain_ppl - p0.retain_ppl)
+            };
+            let rise = ppl / before.retain_ppl - 1.0;
             (
                 rise > di_rise,
                 format!(
-                    "gradient ascent reaches DI's forgetting (secret NLL >= {:.3}, exact <= {:.1}%) at step {}: secret NLL {:.3}, exact {:.1}%, retained ppl {:+.2}% vs DI {:+.2}%; after all {} GA steps: ppl {:+.1}%, format {:.1}%",
+                    "gradient ascent reaches DI's forgetting level (secret NLL {:.3}) between steps {} and {} (exact memorisation {:.1}% at step {}): retained ppl {:+.2}% (interpolated) vs DI {:+.2}%; after all {} GA steps: ppl {:+.1}%, format {:.1}%",
                     target,
-                    100.0 * a.forget.exact.max(0.05),
-                    p.step,
-                    p.secret_nll,
-                    100.0 * p.exact,
+                    ga_traj[k.saturating_sub(1)].step,
+                    p1.step,
+                    100.0 * p1.exact,
+                    p1.step,
                     100.0 * rise,
                     100.0 * di_rise,
-                    cfg.unlearn_steps,
+                    ga.steps,
                     100.0 * (ga.after.retain_ppl / before.retain_ppl - 1.0),
                     100.0 * ga.after.forget.format
                 ),
