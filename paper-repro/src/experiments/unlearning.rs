@@ -906,7 +906,9 @@ fn write_outputs(
             .map(|r| (r.after.forget.secret_nll, r.after.retain_ppl))
             .collect()
     };
-    let plot = LinePlot::new("Forgetting vs retained perplexity")
+    // GA runs far beyond the held-out level (NLL 20+); show the range where DI lives
+    let x_max = 2.0 * before.heldout.secret_nll.max(1.0);
+    let plot = LinePlot::new("Forgetting vs retained perplexity (GA shown up to NLL = 2x held-out)")
         .x_label("secret-digit NLL (nats/digit; higher = more forgotten)")
         .y_label("retained perplexity (per char)")
         .series(Series::new("DI (all positions), gamma 0..30", fam("di")).with_markers())
@@ -914,13 +916,19 @@ fn write_outputs(
         .series(
             Series::new(
                 "gradient ascent (trajectory)",
-                ga_traj.iter().map(|p| (p.secret_nll, p.retain_ppl)).collect(),
+                ga_traj
+                    .iter()
+                    .filter(|p| p.secret_nll <= x_max)
+                    .map(|p| (p.secret_nll, p.retain_ppl))
+                    .collect(),
             )
             .with_markers()
             .dashed(),
         )
         .vline(before.heldout.secret_nll, "held-out records")
-        .hline(before.retain_ppl, "before");
+        .hline(before.retain_ppl, "before")
+        .log_y()
+        .x_range(0.0, x_max);
     report.line_plot("forgetting_vs_perplexity.svg", &plot);
     let by_gamma = |f: &str, get: fn(&Evaluation) -> f64| -> Vec<(f64, f64)> {
         runs.iter().filter(|r| r.family == f).map(|r| (r.gamma, get(&r.after))).collect()
