@@ -1117,8 +1117,7 @@ mod tests {
             let mut t = IclTransformer::new(IclTransformerConfig::new(2, 4, 2, 2, att), 5).unwrap();
             let (x, y) = linear_prompts(2, 3, 2, 6);
             let (_, grads) = t.loss_and_grad(x.as_ref(), y.as_ref(), 3).unwrap();
-            let np = t.params().len();
-            for k in 0..np {
+            for (k, grad) in grads.iter().enumerate() {
                 let p0 = t.params()[k].clone();
                 let fd = finite_difference(&p0, 1e-5, |p| {
                     let mut t2 = t.clone();
@@ -1126,8 +1125,8 @@ mod tests {
                     t2.loss_and_grad(x.as_ref(), y.as_ref(), 3).unwrap().0
                 })
                 .unwrap();
-                let e = relative_error(&grads[k], &fd);
-                assert!(e < 1e-4 || (&grads[k] - &fd).norm_max() < 1e-8, "{att:?} param {k}: {e}");
+                let e = relative_error(grad, &fd);
+                assert!(e < 1e-4 || (grad - &fd).norm_max() < 1e-8, "{att:?} param {k}: {e}");
             }
             let _ = &mut t;
         }
