@@ -11,6 +11,10 @@
 //! * [`synthetic`]: the papers' synthetic tasks — modular arithmetic (grokking), multi-index
 //!   regression (`y = x1 x2`, ...), Gaussian mixtures — plus the number theory they need
 //!   (primes, inverses, generators, discrete logarithms);
+//! * [`icl`]: in-context-learning prompts (linear, sparse linear, teacher-student tasks) from a
+//!   finite pool of `T` tasks or a fresh task per prompt;
+//! * [`corpus`]: a synthetic character corpus with planted secret records (the forget set), a
+//!   fixed character tokenizer and windowed batching with padding masks;
 //! * [`load`]: CSV / `.npy` / IDX loaders (gzipped or not) with line-and-column error messages,
 //!   and the real datasets of the workspace's `data/` folder ([`load::digits`],
 //!   [`load::mnist10k`], [`load::fashion_mnist`], [`load::sklearn_csv`]).

@@ -17,6 +17,13 @@
 //! * [`analysis`]: empirical NTK, top eigenvalues, AGOP and AGOP alignment, loss split into the
 //!   top-eigenspace part and the rest;
 //! * [`gradcheck`]: central finite-difference gradient checks;
+//! * [`icl`]: in-context learning predictors — the feature map psi of one identity-Q/K/V attention
+//!   block (l1 linear, softmax, Hilbert-kernel smoothers), MLPs on the vectorised prompt and on
+//!   `[psi, vec]`, small transformers with learned or identity Q/K/V trained on every prefix, and
+//!   least squares on the context;
+//! * [`unlearn`]: unlearning by deliberate imagination (adjusted-logit self-distillation), gradient
+//!   ascent, and memorisation metrics (exact match, per-digit accuracy, extraction likelihood,
+//!   perplexity, format score);
 //! * [`params`]: the [`Parameters`] trait every model implements, flattening, save/load (serde JSON).
 //!
 //! Every random initialisation takes a seed; bad input (shape mismatch, NaN, zero width,
