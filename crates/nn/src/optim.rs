@@ -1,7 +1,7 @@
 //! Optimisers (SGD with momentum, Adam / AdamW) and learning-rate schedules.
 //!
 //! An optimiser keeps its state (velocities, moments) per parameter matrix, in the order of
-//! [`Parameters::params`](crate::Parameters::params); call [`Optimizer::step`] with the model's
+//! [`Parameters::params`]; call [`Optimizer::step`] with the model's
 //! parameters and the gradients from its backward pass.
 use crate::error::{Result, check_nonnegative, check_positive, invalid};
 use crate::params::{Parameters, check_grads_match};
