@@ -1,7 +1,7 @@
 //! A seeded synthetic character corpus with planted private records (the unlearning experiment).
 //!
 //! * Retained text: sentences of a small stochastic template grammar ("the doctor saw a red cat
-//!   near the river."), and, one line in three, a public record of the same format as the private
+//!   near the river."), and, one line in two, a public record of the same format as the private
 //!   ones with a fresh random name and fresh random digits (never repeated, so the model learns the
 //!   format, not these codes), one per line.
 //! * Forget set: `K` planted records `"NAME's code is DDDDDD."` with random names and random
@@ -324,10 +324,11 @@ fn sentence<R: Rng + ?Sized>(rng: &mut R, digits: usize, reserved: &[String]) ->
     let n = *NOUNS.choose(rng).unwrap();
     let p = *PREPS.choose(rng).unwrap();
     let l = *PLACES.choose(rng).unwrap();
-    match rng.random_range(0..6) {
-        // public codes: the same format as the private records, with fresh random digits every
-        // time (so the model learns the format, not these numbers)
-        4 | 5 => {
+    match rng.random_range(0..8) {
+        // public codes (half of the lines): the same format as the private records, with fresh
+        // random digits every time, so the model learns the format (6 digits, then a full stop)
+        // for any name and a near-uniform digit distribution for names it has never seen
+        4..=7 => {
             let code: String = (0..digits).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
             // a fresh random name (never one of the records' names), so a name's code is never repeated
             let owner = loop {

@@ -17,6 +17,26 @@
 //! Claims: `pretraining_memorises`, `di_forgets_secrets`, `di_keeps_language`, `di_keeps_format`,
 //! `gradient_ascent_damages_language`, `gamma_zero_changes_nothing`. The headline DI run is the
 //! focused variant at `--gamma`; the table shows every variant.
+//!
+//! Defaults: half of the training lines are public records with fresh random names and digits (so
+//! the model learns the code format for any name: the held-out records' greedy format is 100%
+//! before unlearning); DI with Adam, lr 2e-4, batch 8, at most 600 steps, each run stopping once
+//! the forget set's per-digit accuracy is at the held-out records' level (`--stop ma`, Jang et
+//! al.'s rule; checked every 10 steps).
+//!
+//! Measured (`--seed 12`, 2 cores): 3 min 17 s (pre-training 93 s, unlearning
+//! runs 102 s), 4/6 claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the
+//! held-out records' 2.529 nats/digit (above ln 10: the model is not calibrated on novel names),
+//! held-out format 100%, retained ppl 2.142. Focused DI, gamma 10: exact 100% -> 0%, per-digit
+//! accuracy 20.3%, EL_3 0.605 -> 0.007, secret NLL 2.327 vs held-out 2.634 (ratio 0.883, PASS);
+//! retained ppl +10.24% (FAIL, 10% allowed); format 100% -> 53.1% (held-out prompts 100% -> 68.8%,
+//! FAIL): the greedy codes collapse onto repeated digits and drift in length ("4444443.",
+//! "00000001."). The forgetting/damage trade-off is intrinsic at this scale: Adam lr 1e-4 for 300
+//! steps (with the earlier corpus, one public record in three) kept ppl at +4% but left the secret
+//! NLL at 0.5-0.6 of the held-out level; lr 3e-4 for 600 steps
+//! reaches ratio 1.0 with ppl +15% and format 41%; full-batch updates (32 windows) give the same
+//! curve; SGD diverges. Gradient ascent at the same forgetting level: ppl +13.6% (PASS); gamma = 0
+//! is bit-identical (PASS).
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
@@ -61,11 +81,11 @@ pub struct UnlearningArgs {
     /// Model width.
     #[arg(long, default_value_t = 64)]
     pub d_model: usize,
-    /// Maximum unlearning steps per run [default: 300; quick: 120].
+    /// Maximum unlearning steps per run [default: 600; quick: 120].
     #[arg(long)]
     pub unlearn_steps: Option<usize>,
     /// Unlearning learning rate (Adam).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 2e-4)]
     pub unlearn_lr: f64,
     /// Length of the forget windows (<= context).
     #[arg(long, default_value_t = 32)]
@@ -73,7 +93,7 @@ pub struct UnlearningArgs {
     /// Stop each unlearning run once the forget set's per-digit accuracy (MA) is at or below the
     /// held-out records' MA of the original model (`ma`, the stopping rule of Jang et al.'s knowledge
     /// unlearning), or run every step (`none`).
-    #[arg(long, default_value = "none", value_parser = ["ma", "none"])]
+    #[arg(long, default_value = "ma", value_parser = ["ma", "none"])]
     pub stop: String,
     /// Unlearning optimiser: `adam` or `sgd` (with momentum 0.9).
     #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
@@ -145,7 +165,7 @@ impl UnlearningArgs {
         let retain_chars = self.retain_chars.unwrap_or(if q { 20_000 } else { 100_000 });
         let pretrain_steps = self.pretrain_steps.unwrap_or(if q { 1000 } else { 2400 });
         let batch = self.batch.unwrap_or(if q { 12 } else { 16 });
-        let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 120 } else { 300 });
+        let unlearn_steps = self.unlearn_steps.unwrap_or(if q { 120 } else { 600 });
         crate::cli::check_range("--records", records, 1, 200)?;
         crate::cli::check_range("--repeats", self.repeats, 1, 1000)?;
         crate::cli::check_range("--retain-chars", retain_chars, 1000, 10_000_000)?;
