@@ -20,23 +20,25 @@
 //!
 //! Defaults: half of the training lines are public records with fresh random names and digits (so
 //! the model learns the code format for any name: the held-out records' greedy format is 100%
-//! before unlearning); DI with Adam, lr 2e-4, batch 8, at most 600 steps, each run stopping once
+//! before unlearning); DI with Adam, lr 1.5e-4, batch 8, at most 600 steps, each run stopping once
 //! the forget set's per-digit accuracy is at the held-out records' level (`--stop ma`, Jang et
 //! al.'s rule; checked every 10 steps).
 //!
-//! Measured (`--seed 12`, 2 cores): 3 min 17 s (pre-training 93 s, unlearning
-//! runs 102 s), 4/6 claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the
-//! held-out records' 2.529 nats/digit (above ln 10: the model is not calibrated on novel names),
-//! held-out format 100%, retained ppl 2.142. Focused DI, gamma 10: exact 100% -> 0%, per-digit
-//! accuracy 20.3%, EL_3 0.605 -> 0.007, secret NLL 2.327 vs held-out 2.634 (ratio 0.883, PASS);
-//! retained ppl +10.24% (FAIL, 10% allowed); format 100% -> 53.1% (held-out prompts 100% -> 68.8%,
+//! Measured (`--seed 12`, 2 cores): 3 min 17 s (pre-training 96 s, unlearning runs 100 s), 5/6 claims pass. Pre-training: exact
+//! memorisation 100%, secret NLL 0.120 vs the held-out records' 2.529 nats/digit (above ln 10: the
+//! model is not calibrated on novel names), held-out format 100%, retained ppl 2.142. Focused DI,
+//! gamma 10 (600 steps, the stopping rule does not fire): exact 100% -> 0%, per-digit accuracy
+//! 23.4%, EL_3 0.605 -> 0.012, secret NLL 2.177 vs held-out 2.599 (ratio 0.838, PASS, 0.8 needed);
+//! retained ppl +8.23% (PASS, 10% allowed); format 100% -> 43.8% (held-out prompts 100% -> 78.1%,
 //! FAIL): the greedy codes collapse onto repeated digits and drift in length ("4444443.",
-//! "00000001."). The forgetting/damage trade-off is intrinsic at this scale: Adam lr 1e-4 for 300
-//! steps (with the earlier corpus, one public record in three) kept ppl at +4% but left the secret
-//! NLL at 0.5-0.6 of the held-out level; lr 3e-4 for 600 steps
-//! reaches ratio 1.0 with ppl +15% and format 41%; full-batch updates (32 windows) give the same
-//! curve; SGD diverges. Gradient ascent at the same forgetting level: ppl +13.6% (PASS); gamma = 0
-//! is bit-identical (PASS).
+//! "00000001."). The margins are narrow and the forgetting/damage trade-off is intrinsic at this
+//! scale (measured on the same pre-trained model): lr 2e-4 gives ratio 0.883 with ppl +10.24% and
+//! format 53.1%; lr 3e-4 gives ratio 1.0 with ppl +14.6% and format 40.6%; with the earlier corpus
+//! (one public record in three) lr 1e-4 for 300 steps kept ppl at +4% but left the ratio at
+//! 0.5-0.6; full-batch updates (32 windows) give the same curve; SGD (lr 0.1, 0.01) diverges.
+//! Gradient ascent at the same forgetting level: ppl +10.45% vs DI +8.23% (PASS, narrow); gamma =
+//! 0 is bit-identical (PASS). `--quick` (about 30 s) passes memorisation, gamma = 0
+//! and GA (asserted by the test); its DI claims are reported, not asserted.
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
@@ -85,7 +87,7 @@ pub struct UnlearningArgs {
     #[arg(long)]
     pub unlearn_steps: Option<usize>,
     /// Unlearning learning rate (Adam).
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = 1.5e-4)]
     pub unlearn_lr: f64,
     /// Length of the forget windows (<= context).
     #[arg(long, default_value_t = 32)]
