@@ -8,12 +8,7 @@ use common::{column, out_dir, run, summary};
 fn grokking_quick_shows_the_transition() {
     let out = out_dir("grokking");
     let o = run(env!("CARGO_BIN_EXE_grokking"), &["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let s = summary(&out, "grokking");
     for c in s["claims"].as_array().unwrap() {
         assert!(c["passed"].as_bool().unwrap(), "claim failed: {c}");

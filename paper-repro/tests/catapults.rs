@@ -15,12 +15,7 @@ fn run(args: &[&str], out: &Path) -> Output {
 fn catapults_quick_shows_the_phenomenon() {
     let out = out_dir("catapults");
     let o = run(&["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let text = std::fs::read_to_string(out.join("catapults/summary.json")).expect("summary.json");
     let s: serde_json::Value = serde_json::from_str(&text).unwrap();
     let ids: Vec<&str> = s["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -66,9 +61,7 @@ fn catapults_bad_input_is_a_clear_error() {
         (&["--batch-sizes", "4,100000", "--quick"][..], "batch"),
     ] {
         let o = run(args, &out);
-        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(!text.contains("panicked"), "{args:?} panicked: {text}");
+        let text = common::assert_clean_error(&o, &format!("{args:?}"));
         assert!(text.contains(word), "{args:?}: {text}");
     }
     let _ = std::fs::remove_dir_all(&out);

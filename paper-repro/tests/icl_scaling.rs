@@ -15,12 +15,7 @@ fn run(args: &[&str], out: &Path) -> Output {
 fn icl_scaling_quick_passes_its_claims() {
     let out = out_dir("icl-scaling");
     let o = run(&["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let s = common::summary(&out, "icl-scaling");
     for id in [
         "mlp_vectorized_task_scales_only",
@@ -62,9 +57,7 @@ fn icl_scaling_bad_input_is_a_clear_error() {
         (&["--quick", "--task", "quadratic"][..], "quadratic"),
     ] {
         let o = run(args, &out);
-        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(!text.contains("panicked"), "{args:?} panicked: {text}");
+        let text = common::assert_clean_error(&o, &format!("{args:?}"));
         assert!(text.contains(word), "{args:?}: {text}");
     }
     let _ = std::fs::remove_dir_all(&out);

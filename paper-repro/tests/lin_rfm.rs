@@ -21,12 +21,7 @@ fn summary(out: &Path) -> serde_json::Value {
 fn quick_run_reproduces_the_claims() {
     let out = out_dir("quick");
     let o = run(&["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let s = summary(&out);
     let claims = s["claims"].as_array().unwrap();
     for id in [

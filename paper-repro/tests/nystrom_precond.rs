@@ -18,12 +18,7 @@ fn run(args: &[&str], out: &Path) -> Output {
 fn quick_run_shows_the_phenomenon() {
     let out = out_dir("nystrom");
     let o = run(&["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let text = std::fs::read_to_string(out.join("nystrom-precond").join("summary.json")).unwrap();
     let s: serde_json::Value = serde_json::from_str(&text).unwrap();
     let ids: Vec<&str> = s["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();

@@ -16,12 +16,7 @@ fn run(args: &[&str], out: &Path) -> Output {
 fn quick_run_reproduces_the_claims() {
     let out = out_dir("quick");
     let o = run(&["--quick", "--strict", "--quiet"], &out);
-    assert!(
-        o.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    common::assert_success(&o);
     let dir = out.join("rkbs-mirror-descent");
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();

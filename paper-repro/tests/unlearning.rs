@@ -76,9 +76,7 @@ fn unlearning_bad_input_is_a_clear_error() {
         (&["--pretrained", "/nonexistent/model.json", "--quick"][..], "model.json"),
     ] {
         let o = run(args, &out);
-        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(!text.contains("panicked"), "{args:?} panicked: {text}");
+        let text = common::assert_clean_error(&o, &format!("{args:?}"));
         assert!(text.contains(word), "{args:?}: {text}");
     }
     let _ = std::fs::remove_dir_all(&out);

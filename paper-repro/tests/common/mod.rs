@@ -39,3 +39,23 @@ pub fn command(bin: &str, args: &[&str], out: &Path) -> Command {
 pub fn run(bin: &str, args: &[&str], out: &Path) -> Output {
     command(bin, args, out).arg("--no-plots").output().expect("binary runs")
 }
+
+/// Asserts that the run succeeded, printing its stderr and stdout otherwise.
+pub fn assert_success(o: &Output) {
+    assert!(
+        o.status.success(),
+        "stderr: {}\nstdout: {}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// Asserts that a run on bad input (`what` describes it) failed cleanly: non-zero exit, no panic.
+/// Returns stdout and stderr together, for checking the message.
+pub fn assert_clean_error(o: &Output, what: &str) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{what} succeeded: {text}");
+    assert_ne!(o.status.code(), Some(101), "{what} panicked: {text}");
+    assert!(!text.contains("panicked"), "{what} panicked: {text}");
+    text
+}
