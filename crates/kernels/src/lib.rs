@@ -11,7 +11,8 @@
 //!   over evaluation points, with a sparse-input path.
 //! * [`KernelRidgeParams`] -> [`KernelModel`] (`fit` / `predict` / `input_gradients`, serde), and the
 //!   [`KernelSolver`] trait with the [`DirectSolver`] (Cholesky, LU fallback at ridge 0, `f32` with
-//!   `f64` refinement).
+//!   `f64` refinement), and the [`ReuseSolver`] that keeps its Cholesky factor to precondition CG on
+//!   the next, nearby system (RFM iterations).
 //!
 //! ```
 //! use kernels::{KernelRidgeParams, KernelSpec, Metric};
@@ -36,6 +37,7 @@ pub mod grad;
 pub mod kernel;
 pub mod matrix;
 pub mod metric;
+pub mod reuse;
 pub mod ridge;
 
 pub use error::{KernelError, Result};
@@ -46,6 +48,7 @@ pub use kernel::{
 };
 pub use matrix::{Triangle, kernel_matrix, kernel_matrix_sym, kernel_times};
 pub use metric::{Metric, Prepared};
+pub use reuse::ReuseSolver;
 pub use ridge::{
     DirectSolver, KernelModel, KernelRidgeParams, KernelSolver, KernelSystem, SolverPrecision, SolverReport,
     release_workspace,

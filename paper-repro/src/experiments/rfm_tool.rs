@@ -66,12 +66,23 @@ pub enum NormArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrecisionArg {
-    /// f64 for small systems or ridge 0, f32 Cholesky + one f64 refinement step otherwise.
+    /// f64 for small systems (n < 3000) or ridge 0, f32 Cholesky otherwise.
     Auto,
     /// Always f64.
     F64,
     /// f32 Cholesky with one f64 refinement step.
     F32,
+}
+
+/// How the kernel systems of successive iterations are solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SolverArg {
+    /// Keep the last Cholesky factor and try CG preconditioned by it (warm-started from the last
+    /// coefficients) before refactorising (`kernels::ReuseSolver`; only with `--precision auto`).
+    Reuse,
+    /// A fresh factorisation every iteration (`kernels::DirectSolver`).
+    Direct,
 }
 
 /// Command-line arguments of the `rfm` binary.
@@ -137,6 +148,9 @@ pub struct RfmArgs {
     /// Precision of the kernel solves.
     #[arg(long, value_enum, default_value = "auto")]
     pub precision: PrecisionArg,
+    /// Solver of the kernel systems across iterations.
+    #[arg(long, value_enum, default_value = "reuse")]
+    pub solver: SolverArg,
     /// Number of top eigenvalues of M printed per iteration.
     #[arg(long, default_value_t = 4)]
     pub top_eigs: usize,
@@ -161,6 +175,13 @@ pub struct RfmRow {
     pub top_eigenvalues: Vec<f64>,
     /// Seconds for the kernel solve.
     pub solve_s: f64,
+    /// How the system was solved (e.g. `CholeskyF32`, `PCG(previous Cholesky factor)`).
+    pub solve_method: String,
+    /// Solver iterations (CG iterations or refinement steps).
+    pub solve_iters: usize,
+    /// Relative residual of the solve when the solver checked it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solve_residual: Option<f64>,
     /// Seconds for the AGOP update.
     pub agop_s: f64,
     /// Wall-clock seconds since the start of the fit.
@@ -402,7 +423,7 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
     if classification {
         headers.push("test_acc");
     }
-    headers.extend(["solve_s", "agop_s", "top eigenvalues of M"]);
+    headers.extend(["solve_s", "solve", "agop_s", "top eigenvalues of M"]);
     let mut table = report.table(&headers);
     let bar = report.progress(args.iters as u64 + 1, "RFM fits");
     let test_labels = problem.test.labels.clone();
@@ -412,7 +433,14 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
     let d = problem.train.d();
     let (train_ref, test_ref) = (&problem.train, &problem.test);
     let ridge = args.ridge;
-    let fitted = params.fit_with(train_ref, None, &params.solver, &mut |step| {
+    let reuse = kernels::ReuseSolver::new();
+    let solver: &dyn kernels::KernelSolver =
+        if args.solver == SolverArg::Reuse && args.precision == PrecisionArg::Auto {
+            &reuse
+        } else {
+            &params.solver
+        };
+    let fitted = params.fit_with(train_ref, None, solver, &mut |step| {
         super::observe(&mut err, || {
             // training predictions from the solve: K alpha = Y - ridge alpha
             let train_pred = &train_ref.y - &step.model.alpha * ridge;
@@ -431,6 +459,9 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
                 test_acc,
                 top_eigenvalues: eigs,
                 solve_s: step.solve_seconds,
+                solve_method: step.solver.method.clone(),
+                solve_iters: step.solver.iterations,
+                solve_residual: step.solver.relative_residual,
                 agop_s: step.agop_seconds,
                 elapsed_s: t0.elapsed().as_secs_f64(),
             };
@@ -440,7 +471,19 @@ pub fn run(args: &RfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
             if let Some(a) = row.test_acc {
                 cells.push(crate::report::fmt_num(a));
             }
-            cells.extend([crate::report::fmt_num(row.solve_s), crate::report::fmt_num(row.agop_s), eig_text]);
+            let how = if row.solve_method.starts_with("PCG") {
+                format!("pcg {}", row.solve_iters)
+            } else if row.solve_method.starts_with("Cholesky") {
+                "cholesky".to_string()
+            } else {
+                row.solve_method.to_lowercase()
+            };
+            cells.extend([
+                crate::report::fmt_num(row.solve_s),
+                how,
+                crate::report::fmt_num(row.agop_s),
+                eig_text,
+            ]);
             bar.suspend(|| {
                 table.row(cells);
             });
