@@ -9,6 +9,11 @@
 //!   (`kernel_agop`) and the metric update (`RfmParams::post_process`, `M = AGOP^{1/2}`);
 //! * `rfm/fit/laplace_n5000_d100/iters1`: `RfmParams::new(laplace(10)).with_iters(1).fit`, i.e. two
 //!   kernel fits and one AGOP with the default solver settings;
+//! * `rfm/fit/laplace_n5000_d100/iters5_{direct,reuse}`: the whole 5-update fit of the `rfm` tool's
+//!   speed task, with a fresh `f32` factorisation per fit (`DirectSolver`) or with the
+//!   [`kernels::ReuseSolver`] (CG preconditioned by the previous factor when it converges);
+//! * `rfm/reuse/sym_lower_matmul_n5000`: the memory-bound product with a lower-stored `f32`
+//!   kernel matrix that each CG iteration of the `ReuseSolver` performs (plus two triangular solves);
 //! * `rfm/conv/{patch_kernel_matrix,patch_agop}/star_n200_q5`: ConvRFM's aligned patch kernel matrix
 //!   and patch AGOP on the default Star task (16 x 16 images, 5 x 5 patches, 200 images);
 //! * `rfm/deep/layer/mixture_n500_d64_w512`: one Deep RFM layer on the 10-class mixture.
@@ -122,6 +127,33 @@ fn iteration_bench(c: &mut Criterion) {
     group.bench_function("laplace_n5000_d100/iters1", |b| {
         let d = data.get_or_insert_with(|| multi_index_prod(N, 100, SEED));
         b.iter(|| params.fit(black_box(d)).unwrap())
+    });
+    let params5 = params.clone().with_iters(5).with_keep_history(false);
+    group.measurement_time(Duration::from_secs(60));
+    group.bench_function("laplace_n5000_d100/iters5_direct", |b| {
+        let d = data.get_or_insert_with(|| multi_index_prod(N, 100, SEED));
+        b.iter(|| params5.fit(black_box(d)).unwrap())
+    });
+    group.bench_function("laplace_n5000_d100/iters5_reuse", |b| {
+        let d = data.get_or_insert_with(|| multi_index_prod(N, 100, SEED));
+        let solver = kernels::ReuseSolver::new();
+        b.iter(|| params5.fit_with(black_box(d), None, &solver, &mut |_| rfm::Control::Continue).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("rfm/reuse");
+    heavy(&mut group, Duration::from_secs(5));
+    group.throughput(Throughput::Elements((N * (N + 1) / 2) as u64));
+    let mut lower: Option<(Mat<f32>, Mat<f32>)> = None;
+    group.bench_function("sym_lower_matmul_n5000", |b| {
+        let (k, v) = lower.get_or_insert_with(|| {
+            let d = data.get_or_insert_with(|| multi_index_prod(N, 100, SEED));
+            let train = Prepared::new(d.x.as_ref(), &Metric::Euclidean);
+            let mut k = Mat::<f32>::zeros(N, N);
+            kernels::matrix::kernel_lower_f32_prepared(&KernelSpec::laplace(10.0), &train, k.as_mut());
+            (k, Mat::<f32>::from_fn(N, 1, |i, _| (i % 7) as f32 - 3.0))
+        });
+        b.iter(|| kernels::reuse::sym_lower_matmul(k.as_ref(), black_box(v.as_ref()), 1e-3))
     });
     group.finish();
     kernels::release_workspace();
