@@ -101,11 +101,25 @@ pub struct Stopping {
     pub holdout: f64,
     /// Seed of the hold-out split.
     pub seed: u64,
+    /// Once the ridge schedule has switched (the hold-out error fell below `reg_switch`), put the
+    /// held-out entries back into the fit and from then on stop when the relative change of the
+    /// prediction between two iterations is below this tolerance (the last iterate is returned).
+    /// Near the information limit every observation counts: at 4% observed the 5% hold-out costs
+    /// about a third more iterations. `None`: keep the hold-out to the end.
+    #[serde(default)]
+    pub merge_after_switch: Option<f64>,
 }
 
 impl Default for Stopping {
     fn default() -> Self {
-        Stopping { max_iters: 3000, tol: 1e-6, patience: 50, holdout: 0.05, seed: 0 }
+        Stopping {
+            max_iters: 3000,
+            tol: 1e-6,
+            patience: 50,
+            holdout: 0.05,
+            seed: 0,
+            merge_after_switch: None,
+        }
     }
 }
 
@@ -189,6 +203,8 @@ impl LinRfmParams {
         with_holdout, stopping.holdout, f64);
     setter!(/// Seed of the hold-out split.
         with_seed, stopping.seed, u64);
+    setter!(/// Merge the hold-out into the fit after the ridge switch (change tolerance).
+        with_merge_after_switch, stopping.merge_after_switch, Option<f64>);
 
     /// Checks every hyperparameter.
     pub fn validate(&self) -> Result<()> {
@@ -420,8 +436,9 @@ pub(crate) fn run_iterations(
 ) -> Result<CompletionFit> {
     let start = Instant::now();
     let (d1, d2) = (obs.d1(), obs.d2());
-    let (train, val) = obs.split_holdout(stopping.holdout, stopping.seed)?;
-    let train_ms = train.mean_square().max(f64::MIN_POSITIVE);
+    let (mut train, mut val) = obs.split_holdout(stopping.holdout, stopping.seed)?;
+    let mut train_ms = train.mean_square().max(f64::MIN_POSITIVE);
+    let mut merged = false;
     let mut kernel = Mat::<f64>::identity(d2, d2);
     let mut eps = 0.0;
     let mut reg = sched.reg;
@@ -498,7 +515,11 @@ pub(crate) fn run_iterations(
             stop = StopReason::Observer;
             break;
         }
-        if (t > 0 || val_rel.is_some()) && crit < stopping.tol {
+        let tol = match stopping.merge_after_switch {
+            Some(change_tol) if merged => change_tol,
+            _ => stopping.tol,
+        };
+        if (t > 0 || val_rel.is_some()) && crit < tol {
             stop = StopReason::Converged;
             break;
         }
@@ -511,6 +532,13 @@ pub(crate) fn run_iterations(
         }
         if crit < sched.switch {
             reg = reg.min(sched.reg_final);
+            if stopping.merge_after_switch.is_some() && !merged && val.is_some() {
+                train = obs.clone();
+                train_ms = train.mean_square().max(f64::MIN_POSITIVE);
+                val = None;
+                merged = true;
+                since_best = 0;
+            }
         }
         t_iter = Instant::now();
         let g = agop_rows(&out, d1, d2)?;

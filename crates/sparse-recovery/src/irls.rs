@@ -127,6 +127,9 @@ impl Stopping {
         if !(self.holdout.is_finite() && (0.0..1.0).contains(&self.holdout)) {
             return Err(invalid("holdout", self.holdout, "must be in [0, 1)"));
         }
+        if let Some(t) = self.merge_after_switch {
+            check_nonnegative("merge_after_switch tolerance", t)?;
+        }
         Ok(())
     }
 }

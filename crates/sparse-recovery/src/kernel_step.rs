@@ -39,25 +39,45 @@ fn axpy1(out: &mut [f64], a: f64, x: &[f64]) {
     }
 }
 
+/// `sum_k x[k] y[k]` with eight independent accumulators, so that the loop vectorises (a plain
+/// floating-point sum is a serial dependency chain the compiler may not reorder).
+#[inline(always)]
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    const L: usize = 8;
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    let m = n / L * L;
+    let mut acc = [0.0f64; L];
+    for (cx, cy) in x[..m].chunks_exact(L).zip(y[..m].chunks_exact(L)) {
+        for l in 0..L {
+            acc[l] += cx[l] * cy[l];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for k in m..n {
+        s += x[k] * y[k];
+    }
+    s
+}
+
 /// In-place Cholesky of the row-major `m x m` matrix `a` (lower triangle used and overwritten).
-/// Returns `false` when a pivot is not positive and finite.
+/// Returns `false` when a pivot is not positive and finite. The inner products run over contiguous
+/// row prefixes ([`dot`]); compiled for AVX-512 / AVX2 / SSE and chosen at run time.
+#[multiversion(targets = "simd")]
 fn cholesky(a: &mut [f64], m: usize) -> bool {
     for j in 0..m {
-        let mut d = a[j * m + j];
-        for k in 0..j {
-            d -= a[j * m + k] * a[j * m + k];
-        }
+        let (rows_to_j, rest) = a.split_at_mut((j + 1) * m);
+        let rj = &mut rows_to_j[j * m..(j + 1) * m];
+        let d = rj[j] - dot(&rj[..j], &rj[..j]);
         if !(d > 0.0 && d.is_finite()) {
             return false;
         }
         let d = d.sqrt();
-        a[j * m + j] = d;
-        for i in (j + 1)..m {
-            let mut s = a[i * m + j];
-            for k in 0..j {
-                s -= a[i * m + k] * a[j * m + k];
-            }
-            a[i * m + j] = s / d;
+        rj[j] = d;
+        let rj = &rows_to_j[j * m..j * m + j];
+        for ri in rest.chunks_exact_mut(m) {
+            let s = ri[j] - dot(&ri[..j], rj);
+            ri[j] = s / d;
         }
     }
     true
@@ -66,10 +86,7 @@ fn cholesky(a: &mut [f64], m: usize) -> bool {
 /// Solves `L L^T x = b` in place (row-major lower factor from [`cholesky`]).
 fn cholesky_solve(l: &[f64], m: usize, b: &mut [f64]) {
     for i in 0..m {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[i * m + k] * b[k];
-        }
+        let s = b[i] - dot(&l[i * m..i * m + i], &b[..i]);
         b[i] = s / l[i * m + i];
     }
     for i in (0..m).rev() {

@@ -253,3 +253,28 @@ fn observations_serde_round_trip() {
     let bad = r#"{"d1":2,"d2":2,"triplets":[[0,0,1.0],[0,0,2.0]]}"#;
     assert!(serde_json::from_str::<Observations>(bad).is_err());
 }
+
+/// With `merge_after_switch`, the hold-out is used only until the ridge switch: afterwards there is
+/// no validation error, the fit uses every observation (its residual is counted over all of them),
+/// the loop stops on the change tolerance, and it recovers the matrix at least as well as the fit
+/// that keeps 5% of the entries out.
+#[test]
+fn merging_the_holdout_after_the_switch() {
+    let inst = low_rank_instance(120, 100, 3, 2400, 5).unwrap();
+    let base = LinRfmParams::new(1.0).with_tol(1e-6).with_patience(100).with_max_iters(600).with_seed(1);
+    let keep = base.fit(&inst.observed).unwrap();
+    let merged = base.clone().with_merge_after_switch(Some(1e-6)).fit(&inst.observed).unwrap();
+    let switch = merged.history.iter().position(|h| h.reg < 5e-2).expect("the ridge switches");
+    assert!(merged.history[..switch].iter().all(|h| h.val_rel_mse.is_finite()));
+    assert!(merged.history[switch..].iter().all(|h| h.val_rel_mse.is_nan()));
+    assert!(merged.best_val_rel_mse.is_none());
+    assert_eq!(merged.best_iter, merged.iters - 1);
+    if merged.stop == StopReason::Converged {
+        assert!(merged.history.last().unwrap().change < 1e-6);
+    }
+    let e_keep = inst.unobserved_error(keep.prediction()).unwrap().relative;
+    let e_merged = inst.unobserved_error(merged.prediction()).unwrap().relative;
+    assert!(e_merged <= e_keep * 1.05, "merged {e_merged:.3e} vs hold-out kept {e_keep:.3e}");
+    let err = LinRfmParams::new(1.0).with_merge_after_switch(Some(-1.0)).fit(&inst.observed).unwrap_err();
+    assert!(err.to_string().contains("merge_after_switch"), "{err}");
+}
