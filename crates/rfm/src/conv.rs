@@ -42,7 +42,7 @@ use crate::rfm::{Control, Normalization};
 use datasets::Dataset;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use kernels::{Kernel, KernelSpec};
+use kernels::{GradStructure, Kernel, KernelSpec};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -251,7 +251,7 @@ pub enum Pooling {
 /// A patch kernel: a base kernel on patches and a pooling rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PatchKernel {
-    /// Base kernel on patches (Laplace or Gaussian for gradients).
+    /// Base kernel on patches (any [`KernelSpec`]; gradients use its `(dk/dnx, dk/dip)`).
     pub base: KernelSpec,
     /// Pooling over positions.
     pub pooling: Pooling,
@@ -380,9 +380,11 @@ struct GradientSetup<'a> {
 }
 
 /// Per-thread scratch of [`GradientSetup::position`]: kernel derivatives and weights
-/// (`ne x nt`), the `h` block (`ne x dim`) and the row sums of the weights.
+/// (`ne x nt`; `dnx` only for kernels with [`GradStructure::General`]), the `h` block (`ne x dim`)
+/// and the coefficients of the evaluation patch in `h`.
 struct GradientBuffers {
     dip: Mat<f64>,
+    dnx: Mat<f64>,
     weights: Mat<f64>,
     h: Mat<f64>,
     row_sums: Vec<f64>,
@@ -402,13 +404,6 @@ impl<'a> GradientSetup<'a> {
                 "pooling",
                 "AllPairs",
                 "patch gradients are implemented for aligned pooling",
-            ));
-        }
-        if !matches!(kernel.base, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
-            return Err(invalid(
-                "base kernel",
-                kernel.base.name(),
-                "patch gradients need a Laplace or Gaussian kernel",
             ));
         }
         check_metric(metric, train.dim())?;
@@ -434,8 +429,10 @@ impl<'a> GradientSetup<'a> {
 
     fn buffers(&self) -> GradientBuffers {
         let (ne, nt) = (self.eval.n(), self.train.n());
+        let general = self.base.grad_structure() == GradStructure::General;
         GradientBuffers {
             dip: Mat::zeros(ne, nt),
+            dnx: if general { Mat::zeros(ne, nt) } else { Mat::zeros(0, 0) },
             weights: Mat::zeros(ne, nt),
             h: Mat::zeros(ne, self.train.dim()),
             row_sums: vec![0.0; ne],
@@ -443,30 +440,59 @@ impl<'a> GradientSetup<'a> {
     }
 
     /// Calls `sink(c, h)` for every output `c` with the `h` vectors at position `u` (`ne x dim`):
-    /// `h_i = sum_j w_ij (z_ju - x_iu)` with `w_ij = alpha_jc k'_ip(x_iu, z_ju) / |U|`; the patch
-    /// gradient is `M h_i`.
+    /// `h_i = sum_j alpha_jc (dk/dip_ij z_ju + 2 dk/dnx_ij x_iu) / |U|`; the patch gradient is `M h_i`.
+    /// For radial kernels (`2 dk/dnx = -dk/dip`) this is `sum_j w_ij (z_ju - x_iu)` with
+    /// `w_ij = alpha_jc dk/dip_ij / |U|`.
     fn position(&self, u: usize, buf: &mut GradientBuffers, mut sink: impl FnMut(usize, MatRef<'_, f64>)) {
         let (train_u, eval_u) = (self.train.position(u), self.eval.position(u));
         let scale = 1.0 / self.train.positions() as f64;
-        let GradientBuffers { dip, weights, h, row_sums } = buf;
+        let structure = self.base.grad_structure();
+        let GradientBuffers { dip, dnx, weights, h, row_sums } = buf;
         matmul(dip.as_mut(), Accum::Replace, self.eval_m[u].as_ref(), train_u.transpose(), 1.0, Par::Seq);
+        if structure == GradStructure::General {
+            dnx.copy_from(dip.as_ref());
+            for (j, &nz) in self.norms_t[u].iter().enumerate() {
+                self.base.dnx_col(dnx.col_as_slice_mut(j), &self.norms_e[u], nz);
+            }
+        }
         for (j, &nz) in self.norms_t[u].iter().enumerate() {
             self.base.dip_col(dip.col_as_slice_mut(j), &self.norms_e[u], nz);
         }
         for c in 0..self.alpha.ncols() {
+            // row_sums[i] ends as minus the coefficient of x_iu in h_i
             row_sums.iter_mut().for_each(|r| *r = 0.0);
             for j in 0..train_u.nrows() {
                 let a = self.alpha[(j, c)] * scale;
                 let col = weights.col_as_slice_mut(j);
-                for ((w, d), r) in col.iter_mut().zip(dip.col_as_slice(j)).zip(row_sums.iter_mut()) {
-                    *w = a * d;
-                    *r += *w;
+                match structure {
+                    GradStructure::Radial => {
+                        for ((w, d), r) in col.iter_mut().zip(dip.col_as_slice(j)).zip(row_sums.iter_mut()) {
+                            *w = a * d;
+                            *r += *w;
+                        }
+                    }
+                    GradStructure::DotProduct => {
+                        for (w, d) in col.iter_mut().zip(dip.col_as_slice(j)) {
+                            *w = a * d;
+                        }
+                    }
+                    GradStructure::General => {
+                        let dn = dnx.col_as_slice(j);
+                        for (((w, d), r), n) in
+                            col.iter_mut().zip(dip.col_as_slice(j)).zip(row_sums.iter_mut()).zip(dn)
+                        {
+                            *w = a * d;
+                            *r -= 2.0 * a * n;
+                        }
+                    }
                 }
             }
             matmul(h.as_mut(), Accum::Replace, weights.as_ref(), train_u, 1.0, Par::Seq);
-            for k in 0..h.ncols() {
-                for (i, &r) in row_sums.iter().enumerate() {
-                    h[(i, k)] -= r * eval_u[(i, k)];
+            if structure != GradStructure::DotProduct {
+                for k in 0..h.ncols() {
+                    for (i, &r) in row_sums.iter().enumerate() {
+                        h[(i, k)] -= r * eval_u[(i, k)];
+                    }
                 }
             }
             sink(c, h.as_ref());
@@ -547,9 +573,11 @@ pub fn patch_agop(
 pub struct ConvRfmParams {
     /// Image and patch geometry.
     pub patch: PatchSpec,
-    /// Base kernel on patches (Laplace or Gaussian).
+    /// Base kernel on patches: Laplace or Gaussian (radial), or the two-layer ReLU NTK
+    /// ([`KernelSpec::NtkRelu`], the patch kernel of the reference's one-layer CNTK).
     pub kernel: KernelSpec,
-    /// Ridge of the kernel fits (`>= 0`).
+    /// Ridge of the kernel fits (`>= 0`), relative to the largest entry of the training kernel
+    /// matrix (the reference divides `K` by it; for Laplace and Gaussian kernels that entry is 1).
     pub ridge: f64,
     /// Number of metric updates (`iters + 1` fits).
     pub iters: usize,
@@ -584,13 +612,6 @@ impl ConvRfmParams {
     pub fn validate(&self) -> Result<()> {
         self.patch.validate()?;
         self.kernel.validate()?;
-        if !matches!(self.kernel, KernelSpec::Laplace(_) | KernelSpec::Gaussian(_)) {
-            return Err(invalid(
-                "kernel",
-                self.kernel.name(),
-                "ConvRFM needs a Laplace or Gaussian base kernel",
-            ));
-        }
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {
             return Err(invalid("ridge", self.ridge, "must be finite and >= 0"));
         }
@@ -637,10 +658,14 @@ impl ConvRfmParams {
         for t in 0..=self.iters {
             let k = patch_kernel_matrix(&kernel, metric.as_ref(), &patches, &patches)?;
             let k_train = k.clone();
+            // the reference divides K by its largest entry before solving with the ridge; that is
+            // the same predictor as solving with the ridge times that entry (1 for Laplace/Gaussian)
+            let kmax = k.norm_max();
+            let ridge = if kmax.is_finite() && kmax > 0.0 { self.ridge * kmax } else { self.ridge };
             let (alpha, _) = linalg::solve::solve_sym_ridge(
                 k,
                 train.y.as_ref(),
-                self.ridge,
+                ridge,
                 linalg::solve::Precision::F64,
                 "ConvRFM kernel system",
             )?;
@@ -759,6 +784,45 @@ pub fn top_filters(metric: MatRef<'_, f64>, k: usize) -> Result<Vec<(f64, Vec<f6
 pub fn filter_dc_ratio(filter: &[f64]) -> f64 {
     let l1: f64 = filter.iter().map(|x| x.abs()).sum();
     if l1 == 0.0 { 0.0 } else { filter.iter().sum::<f64>().abs() / l1 }
+}
+
+/// How much of a single-channel `q x q` filter (length `q^2`, row-major) is an oriented edge
+/// detector: the largest `|cosine|` between the filter and a first derivative of a Gaussian,
+/// `-(a cos t + b sin t) exp(-(a^2 + b^2) / (2 s^2))` centred on the patch, over orientations `t` in
+/// steps of 7.5 degrees and widths `s` in `{0.5, 0.75, 1, 1.5, 2} q / 5`. 1 for such a derivative
+/// filter (for example a Sobel-like one), 0 for a constant or radially symmetric (blur,
+/// centre-surround) filter. Errors when the length is not a square of an odd number.
+pub fn filter_edge_score(filter: &[f64]) -> Result<f64> {
+    let q = (filter.len() as f64).sqrt().round() as usize;
+    if q * q != filter.len() || q.is_multiple_of(2) {
+        return Err(invalid("filter", filter.len(), "length must be q^2 for an odd patch side q"));
+    }
+    let norm = filter.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if !norm.is_finite() {
+        return Err(invalid("filter", "not finite", "entries must be finite"));
+    }
+    if norm == 0.0 {
+        return Ok(0.0);
+    }
+    let half = (q / 2) as f64;
+    let mut best = 0.0f64;
+    for width in [0.5, 0.75, 1.0, 1.5, 2.0] {
+        let s = width * q as f64 / 5.0;
+        for step in 0..24 {
+            let t = step as f64 * std::f64::consts::PI / 24.0;
+            let (sin, cos) = t.sin_cos();
+            let g: Vec<f64> = (0..q * q)
+                .map(|k| {
+                    let (a, b) = ((k / q) as f64 - half, (k % q) as f64 - half);
+                    -(a * cos + b * sin) * (-(a * a + b * b) / (2.0 * s * s)).exp()
+                })
+                .collect();
+            let gn = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let dot: f64 = g.iter().zip(filter).map(|(x, y)| x * y).sum();
+            best = best.max(dot.abs() / (gn * norm));
+        }
+    }
+    Ok(best)
 }
 
 #[cfg(test)]

@@ -116,7 +116,14 @@ fn agop_of_predictor_linear_in_one_patch_is_w_wt() {
 
 #[test]
 fn patch_gradients_match_finite_differences() {
-    for base in [KernelSpec::laplace(1.3), KernelSpec::gaussian(1.7)] {
+    // radial (Laplace, Gaussian), general (the ReLU NTK: both dk/dnx and dk/dip) and dot-product
+    // (quadratic) derivative structures
+    for base in [
+        KernelSpec::laplace(1.3),
+        KernelSpec::gaussian(1.7),
+        KernelSpec::NtkRelu(kernels::NtkRelu),
+        KernelSpec::quadratic(),
+    ] {
         let spec = PatchSpec::new(1, 4, 4, 3, Padding::Circular).unwrap();
         let train = spec.extract(images(4, &spec, 7).as_ref()).unwrap();
         let eval = spec.extract(images(2, &spec, 8).as_ref()).unwrap();
@@ -165,6 +172,29 @@ fn filter_dc_ratio_values() {
     assert_eq!(filter_dc_ratio(&[1.0, 1.0, 1.0]), 1.0);
     assert_eq!(filter_dc_ratio(&[1.0, 0.0, -1.0]), 0.0);
     assert_eq!(filter_dc_ratio(&[0.0; 4]), 0.0);
+}
+
+#[test]
+fn filter_edge_score_values() {
+    // Sobel filters (both orientations) are close to a derivative of a Gaussian
+    let sobel_x = [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0];
+    let sobel_y = [-1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0];
+    for f in [sobel_x, sobel_y] {
+        let s = filter_edge_score(&f).unwrap();
+        assert!(s > 0.95, "{s}");
+    }
+    // blur, centre-surround and constant filters are symmetric under a half turn: score 0
+    let blur = [1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0];
+    let centre_surround = [-1.0, -1.0, -1.0, -1.0, 8.0, -1.0, -1.0, -1.0, -1.0];
+    for f in [blur, centre_surround, [1.0; 9], [0.0; 9]] {
+        assert!(filter_edge_score(&f).unwrap() < 1e-12);
+    }
+    // a random 5 x 5 filter is far from an edge detector
+    let r = linalg::random::gaussian_mat(1, 25, 3);
+    let f: Vec<f64> = (0..25).map(|k| r[(0, k)]).collect();
+    assert!(filter_edge_score(&f).unwrap() < 0.8);
+    assert!(filter_edge_score(&[1.0; 4]).is_err());
+    assert!(filter_edge_score(&[f64::NAN; 9]).is_err());
 }
 
 #[test]
