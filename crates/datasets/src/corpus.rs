@@ -590,6 +590,74 @@ pub fn record_windows(
     Ok(out)
 }
 
+/// Up to `max` windows (chosen with `seed`) of `seq_len` inputs ending with a *public* record of the
+/// training text (a line `"NAME's code is DIGITS."` that is not a planted record), in the layout
+/// of [`record_windows`] (`focus` marks the public code's digits). Windows that overlap a planted
+/// record are skipped, so they never show a secret: they are retained text in the format of the
+/// secrets. Errors when `seq_len` or `max` is 0 or no such window exists.
+pub fn public_record_windows(
+    tok: &CharTokenizer,
+    corpus: &Corpus,
+    seq_len: usize,
+    max: usize,
+    seed: u64,
+) -> Result<Windows> {
+    if seq_len == 0 {
+        return Err(DatasetError::param("window length", 0, "must be at least 1"));
+    }
+    if max == 0 {
+        return Err(DatasetError::param("number of public windows", 0, "must be at least 1"));
+    }
+    let planted: Vec<(usize, usize)> = corpus
+        .offsets
+        .iter()
+        .zip(&corpus.forget)
+        .flat_map(|(offs, r)| offs.iter().map(move |&o| (o, o + r.text().len())))
+        .collect();
+    let text = &corpus.train_text;
+    // (start of the window's first character, index of the first code digit, end) per public record
+    let mut found: Vec<(usize, usize, usize)> = Vec::new();
+    let mut off = 0;
+    for line in text.split('\n') {
+        let (lo, hi) = (off, off + line.len());
+        off = hi + 1;
+        let Some(at) = line.find("'s code is ") else { continue };
+        let code = &line[at + "'s code is ".len()..];
+        let digits = code.strip_suffix('.').unwrap_or("");
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if hi < seq_len + 1 || planted.iter().any(|&(a, b)| a == lo && b == hi) {
+            continue;
+        }
+        let start = hi - (seq_len + 1);
+        if planted.iter().any(|&(a, b)| a < hi && start < b) {
+            continue;
+        }
+        found.push((start, hi - 1 - digits.len(), hi));
+    }
+    if found.is_empty() {
+        return Err(DatasetError::empty("public records (none fits a window clear of the planted records)"));
+    }
+    let mut rng = linalg::random::rng(seed);
+    found.shuffle(&mut rng);
+    found.truncate(max);
+    found.sort_unstable();
+    let mut out = Windows { seq_len, tokens: vec![], targets: vec![], mask: vec![], focus: vec![] };
+    for (start, first_digit, end) in found {
+        let chunk = tok.encode(&text[start..end])?;
+        let first = first_digit - start;
+        let last = end - 1 - start; // index of the '.'
+        for t in 0..seq_len {
+            out.tokens.push(chunk[t]);
+            out.targets.push(chunk[t + 1]);
+            out.mask.push(true);
+            out.focus.push(t + 1 >= first && t + 1 < last);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,6 +734,34 @@ mod tests {
         assert!(record_windows(&tok, &c, &[], 40).is_err());
         assert!(record_windows(&tok, &c, &c.forget, 10).is_err());
         assert!(Corpus::generate(&CorpusParams { n_records: 0, ..small(0) }).is_err());
+    }
+
+    #[test]
+    fn corpus_public_record_windows_hold_public_codes_and_no_secret() {
+        let c = Corpus::generate(&CorpusParams { retain_chars: 20_000, ..small(5) }).unwrap();
+        let tok = CharTokenizer::new();
+        let w = public_record_windows(&tok, &c, 32, 40, 9).unwrap();
+        assert_eq!(w.n_windows(), 40);
+        assert_eq!(w, public_record_windows(&tok, &c, 32, 40, 9).unwrap());
+        let dot = tok.id('.').unwrap();
+        for k in 0..w.n_windows() {
+            let r = k * 32..(k + 1) * 32;
+            let tgt = tok.decode(&w.targets[r.clone()]);
+            let inp = tok.decode(&w.tokens[r.clone()]);
+            // ends with a public record: its six focus digits, then the full stop
+            assert_eq!(w.targets[r.end - 1], dot);
+            let code: Vec<usize> = r.clone().filter(|&i| w.focus[i]).map(|i| w.targets[i]).collect();
+            assert_eq!(code.len(), 6, "{tgt:?}");
+            assert!(tgt.ends_with(&format!("{}.", tok.decode(&code))));
+            assert!(tgt.contains("'s code is "));
+            // no planted name or secret anywhere in the window
+            for f in &c.forget {
+                let full = format!("{}{}", &inp[..1], tgt);
+                assert!(!full.contains(&f.name) && !full.contains(&f.secret), "{full:?} shows {f:?}");
+            }
+        }
+        assert!(public_record_windows(&tok, &c, 0, 4, 0).is_err());
+        assert!(public_record_windows(&tok, &c, 32, 0, 0).is_err());
     }
 
     #[test]

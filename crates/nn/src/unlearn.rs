@@ -7,8 +7,12 @@
 //! demoted, the others keep the teacher's preferences (they are all multiplied by the same factor
 //! `1 / (1 - pi (1 - e^-gamma))`, `pi = softmax(z_t)_y`). The student minimises the soft-label
 //! cross-entropy `-(1/N) sum_t sum_v p_t(v) log q_t(v)` (= KL(p_t || q_t) + H(p_t), same gradient
-//! `(q_t - p_t) / N` with respect to the student logits) over the unmasked positions, or only over
-//! the secret span ("focused"). With `gamma = 0` and student = teacher the gradient is exactly 0.
+//! `(q_t - p_t) / N` with respect to the student logits) over the unmasked positions, or focused on
+//! the secret span: the adjustment and the loss on the span, and optionally (`anchor > 0`) the
+//! other positions of the forget windows distilled at gamma = 0 (their tokens are not private).
+//! [`di_loss_weighted`] is the general form (a strength and a weight per position). A
+//! [`RetainAnchor`] ([`unlearn_with_retain`]) adds self-distillation at gamma = 0 on retained
+//! windows. With `gamma = 0` and student = teacher every gradient is exactly 0.
 //!
 //! **Gradient ascent**: maximise the next-token cross-entropy of the forget sequences.
 //!
@@ -114,10 +118,8 @@ pub fn di_loss(
     mask: Option<&[bool]>,
     gamma: f64,
 ) -> Result<DiLoss> {
-    let (n, c) = (student_logits.nrows(), student_logits.ncols());
-    crate::ops::check_shape("teacher logits", teacher_logits, n, c)?;
-    check_data("student logits", student_logits)?;
-    let p = adjusted_targets(teacher_logits, next, gamma)?;
+    check_gamma(gamma)?;
+    let n = student_logits.nrows();
     if let Some(m) = mask
         && m.len() != n
     {
@@ -127,30 +129,71 @@ pub fn di_loss(
     if count == 0 {
         return Err(invalid("number of unmasked positions", 0, "must be at least 1"));
     }
+    let inv = 1.0 / count as f64;
+    let weights: Vec<f64> = (0..n).map(|i| if mask.is_none_or(|m| m[i]) { inv } else { 0.0 }).collect();
+    di_loss_weighted(student_logits, teacher_logits, next, &vec![gamma; n], &weights)
+}
+
+/// Deliberate-imagination loss with a strength and a weight per row: row `i` has the target
+/// `softmax(z_i - gammas[i] e_{y_i})` and contributes `weights[i]` times its soft-label
+/// cross-entropy (and KL); the gradient of row `i` is `weights[i] (q_i - p_i)`. No normalisation is
+/// applied (pass weights that sum to 1 for a mean). A row with `gammas[i] = 0` is plain
+/// self-distillation towards the teacher (zero gradient while the student equals the teacher).
+/// Errors on a negative or non-finite strength or weight, length or shape mismatches, NaN,
+/// tokens out of range or all weights zero.
+pub fn di_loss_weighted(
+    student_logits: MatRef<'_, f64>,
+    teacher_logits: MatRef<'_, f64>,
+    next: &[usize],
+    gammas: &[f64],
+    weights: &[f64],
+) -> Result<DiLoss> {
+    let (n, c) = (student_logits.nrows(), student_logits.ncols());
+    crate::ops::check_shape("teacher logits", teacher_logits, n, c)?;
+    check_data("student logits", student_logits)?;
+    check_data("teacher logits", teacher_logits)?;
+    check_next(next, n, c)?;
+    for (name, v) in [("per-position gammas", gammas), ("per-position weights", weights)] {
+        if v.len() != n {
+            return Err(mismatch(name, format!("{n} entries"), format!("{}", v.len())));
+        }
+    }
+    for &g in gammas {
+        check_gamma(g)?;
+    }
+    if let Some(&w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+        return Err(invalid("position weight", w, "must be finite and >= 0"));
+    }
+    if !weights.iter().any(|&w| w > 0.0) {
+        return Err(invalid("number of unmasked positions", 0, "must be at least 1"));
+    }
     let q = softmax_rows(student_logits);
     let log_q = log_softmax_rows(student_logits);
     let mut z = teacher_logits.to_owned();
     for (i, &y) in next.iter().enumerate() {
-        z[(i, y)] -= gamma;
+        z[(i, y)] -= gammas[i];
     }
+    let p = softmax_rows(z.as_ref());
     let log_p = log_softmax_rows(z.as_ref());
-    let inv = 1.0 / count as f64;
     let (mut ce, mut kl) = (0.0, 0.0);
     let mut grad = Mat::<f64>::zeros(n, c);
-    for i in 0..n {
-        if mask.is_some_and(|m| !m[i]) {
+    for (i, &w) in weights.iter().enumerate() {
+        if w == 0.0 {
             continue;
         }
+        let (mut ce_i, mut kl_i) = (0.0, 0.0);
         for j in 0..c {
             let pv = p[(i, j)];
             if pv > 0.0 {
-                ce -= pv * log_q[(i, j)];
-                kl += pv * (log_p[(i, j)] - log_q[(i, j)]);
+                ce_i -= pv * log_q[(i, j)];
+                kl_i += pv * (log_p[(i, j)] - log_q[(i, j)]);
             }
-            grad[(i, j)] = (q[(i, j)] - pv) * inv;
+            grad[(i, j)] = (q[(i, j)] - pv) * w;
         }
+        ce += w * ce_i;
+        kl += w * kl_i;
     }
-    Ok(DiLoss { cross_entropy: ce * inv, kl: kl * inv, grad })
+    Ok(DiLoss { cross_entropy: ce, kl, grad })
 }
 
 /// Gradient-ascent loss: the negated mean next-token cross-entropy over the counted rows, and its
@@ -227,19 +270,22 @@ impl ForgetSet {
         Ok(())
     }
 
-    fn batch(&self, idx: &[usize], focus: bool) -> (Vec<usize>, Vec<usize>, Vec<bool>) {
+    /// Tokens, targets, counted positions and focus-span positions of the windows `idx`.
+    fn batch(&self, idx: &[usize]) -> (Vec<usize>, Vec<usize>, Vec<bool>, Vec<bool>) {
         let t = self.seq_len;
         let mut tokens = Vec::with_capacity(idx.len() * t);
         let mut targets = Vec::with_capacity(idx.len() * t);
         let mut mask = Vec::with_capacity(idx.len() * t);
+        let mut span = Vec::with_capacity(idx.len() * t);
         for &w in idx {
             for i in w * t..(w + 1) * t {
                 tokens.push(self.tokens[i]);
                 targets.push(self.targets[i]);
-                mask.push(self.mask[i] && (!focus || self.focus[i]));
+                mask.push(self.mask[i]);
+                span.push(self.mask[i] && self.focus[i]);
             }
         }
-        (tokens, targets, mask)
+        (tokens, targets, mask, span)
     }
 }
 
@@ -247,12 +293,19 @@ impl ForgetSet {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Method {
     /// Deliberate imagination (adjusted-logit self-distillation) with strength `gamma >= 0`, on
-    /// every position (`focus = false`, UnDIAL) or only on the secret span (`focus = true`).
+    /// every position (`focus = false`, UnDIAL) or focused on the secret span (`focus = true`):
+    /// the span's positions get the adjusted targets with weight 1 each, every other counted
+    /// position of the forget windows is distilled towards the unadjusted teacher (gamma = 0, its
+    /// tokens are not private) with weight `anchor` each; the loss is divided by the number of
+    /// span positions. `anchor = 0` is the hard focus (loss on the span only); `anchor` is
+    /// ignored without focus.
     DeliberateImagination {
         /// Logit penalty of the true next token.
         gamma: f64,
-        /// Restrict the loss to the focus span.
+        /// Focus the adjustment (and the loss) on the focus span.
         focus: bool,
+        /// Weight of the non-span positions (distilled at gamma = 0) relative to a span position.
+        anchor: f64,
     },
     /// Gradient ascent on the next-token loss of every position or only the secret span.
     GradientAscent {
@@ -268,12 +321,14 @@ impl Method {
         }
     }
 
-    /// A short label (`di`, `di-focus`, `ga`, `ga-focus`, with gamma).
+    /// A short label (`di`, `di-focus`, `ga`, `ga-focus`, with gamma and a non-zero anchor).
     pub fn label(&self) -> String {
         match *self {
-            Method::DeliberateImagination { gamma, focus } => {
-                format!("di{}(gamma={gamma})", if focus { "-focus" } else { "" })
-            }
+            Method::DeliberateImagination { gamma, focus, anchor } => match (focus, anchor > 0.0) {
+                (false, _) => format!("di(gamma={gamma})"),
+                (true, false) => format!("di-focus(gamma={gamma})"),
+                (true, true) => format!("di-focus(gamma={gamma},anchor={anchor})"),
+            },
             Method::GradientAscent { focus } => format!("ga{}", if focus { "-focus" } else { "" }),
         }
     }
@@ -309,10 +364,13 @@ pub struct UnlearnParams {
 }
 
 impl UnlearnParams {
-    /// Checks every field (gamma >= 0, lr > 0, steps and batch >= 1).
+    /// Checks every field (gamma >= 0, anchor finite and >= 0, lr > 0, steps and batch >= 1).
     pub fn validate(&self) -> Result<()> {
-        if let Method::DeliberateImagination { gamma, .. } = self.method {
+        if let Method::DeliberateImagination { gamma, anchor, .. } = self.method {
             check_gamma(gamma)?;
+            if !(anchor.is_finite() && anchor >= 0.0) {
+                return Err(invalid("anchor weight", anchor, "must be finite and >= 0"));
+            }
         }
         check_positive("learning rate", self.lr)?;
         check_nonzero("unlearning steps", self.steps)?;
@@ -331,6 +389,48 @@ pub struct UnlearnStep {
     pub grad_norm: f64,
 }
 
+/// Retained windows distilled towards the unadjusted teacher (gamma = 0) during unlearning: a
+/// KL anchor that keeps the student's predictions on text that is not to be forgotten.
+#[derive(Debug, Clone, Copy)]
+pub struct RetainAnchor<'a> {
+    /// The retained windows (same window length as the forget set; `focus` is ignored). They must
+    /// not contain the forget set's secrets.
+    pub windows: &'a ForgetSet,
+    /// Weight of the retained term (the mean soft-label cross-entropy over its counted positions)
+    /// relative to the forget term; finite and >= 0.
+    pub weight: f64,
+    /// Retained windows per step (>= 1; at most the number of windows is used).
+    pub batch_size: usize,
+}
+
+/// Cycles through `n` window indices in seeded random order, `bs` at a time.
+struct WindowSampler {
+    order: Vec<usize>,
+    pos: usize,
+    bs: usize,
+    rng: rand::rngs::StdRng,
+}
+
+impl WindowSampler {
+    fn new(n: usize, bs: usize, seed: u64) -> Self {
+        WindowSampler { order: (0..n).collect(), pos: n, bs: bs.min(n), rng: linalg::random::rng(seed) }
+    }
+
+    fn next(&mut self) -> Vec<usize> {
+        let n = self.order.len();
+        let mut idx = Vec::with_capacity(self.bs);
+        while idx.len() < self.bs {
+            if self.pos >= n {
+                self.order.shuffle(&mut self.rng);
+                self.pos = 0;
+            }
+            idx.push(self.order[self.pos]);
+            self.pos += 1;
+        }
+        idx
+    }
+}
+
 /// Unlearns `forget` from `student` with `params`; `teacher` (the frozen original) is only read.
 /// The observer sees the step and the updated student and returns `false` to stop early.
 /// Errors on invalid parameters, an empty forget set, windows longer than the model context,
@@ -339,6 +439,21 @@ pub fn unlearn(
     student: &mut Gpt,
     teacher: &Gpt,
     forget: &ForgetSet,
+    params: &UnlearnParams,
+    observer: &mut dyn FnMut(&UnlearnStep, &Gpt) -> bool,
+) -> Result<Vec<UnlearnStep>> {
+    unlearn_with_retain(student, teacher, forget, None, params, observer)
+}
+
+/// [`unlearn`] with an optional [`RetainAnchor`]: each step adds `weight` times the mean
+/// self-distillation loss (gamma = 0, towards the frozen teacher) of a batch of retained windows
+/// to the unlearning loss, in the same forward pass. Errors as [`unlearn`], and on a retained set
+/// that is empty, has another window length, is longer than the context or a negative weight.
+pub fn unlearn_with_retain(
+    student: &mut Gpt,
+    teacher: &Gpt,
+    forget: &ForgetSet,
+    retain: Option<RetainAnchor<'_>>,
     params: &UnlearnParams,
     observer: &mut dyn FnMut(&UnlearnStep, &Gpt) -> bool,
 ) -> Result<Vec<UnlearnStep>> {
@@ -352,39 +467,85 @@ pub fn unlearn(
     }
     let focus = params.method.focus();
     forget.validate(student, focus)?;
+    if let Some(r) = &retain {
+        r.windows.validate(student, false)?;
+        if r.windows.seq_len != forget.seq_len {
+            return Err(mismatch(
+                "retained window length",
+                format!("{} (the forget windows')", forget.seq_len),
+                format!("{}", r.windows.seq_len),
+            ));
+        }
+        if !(r.weight.is_finite() && r.weight >= 0.0) {
+            return Err(invalid("retain weight", r.weight, "must be finite and >= 0"));
+        }
+        check_nonzero("retained batch size", r.batch_size)?;
+    }
+    let retain = retain.filter(|r| r.weight > 0.0);
     let mut opt: Box<dyn Optimizer> = match params.optimizer {
         UnlearnOptimizer::Adam => Box::new(Adam::new(params.lr)?),
         UnlearnOptimizer::Sgd { momentum } => Box::new(Sgd::new(params.lr)?.with_momentum(momentum)?),
     };
-    let mut rng = linalg::random::rng(params.seed);
-    let nw = forget.n_windows();
-    let bs = params.batch_size.min(nw);
-    let mut order: Vec<usize> = (0..nw).collect();
-    let mut pos = nw; // forces a shuffle on the first step
+    let mut sampler = WindowSampler::new(forget.n_windows(), params.batch_size, params.seed);
+    let mut retain_sampler = retain.map(|r| {
+        WindowSampler::new(r.windows.n_windows(), r.batch_size, params.seed.wrapping_add(0x9e37_79b9))
+    });
     let mut log = Vec::with_capacity(params.steps);
     for step in 1..=params.steps {
-        let mut idx = Vec::with_capacity(bs);
-        while idx.len() < bs {
-            if pos >= nw {
-                order.shuffle(&mut rng);
-                pos = 0;
-            }
-            idx.push(order[pos]);
-            pos += 1;
+        let idx = sampler.next();
+        let (mut tokens, mut targets, mut all, mut span) = forget.batch(&idx);
+        let nf = tokens.len();
+        if let (Some(r), Some(rs)) = (&retain, &mut retain_sampler) {
+            let (t, y, m, _) = r.windows.batch(&rs.next());
+            tokens.extend(t);
+            targets.extend(y);
+            all.extend(m);
+            span.resize(tokens.len(), false);
         }
-        let (tokens, targets, mask) = forget.batch(&idx, focus);
-        if !mask.iter().any(|&m| m) {
+        let n = tokens.len();
+        // the forget rows counted by the method (the retained rows are never in the forget term)
+        let counted: Vec<bool> = (0..n).map(|i| i < nf && if focus { span[i] } else { all[i] }).collect();
+        if !counted.iter().any(|&m| m) {
             continue;
         }
         let (logits, cache) = student.forward(&tokens, forget.seq_len)?;
-        let (loss, g) = match params.method {
-            Method::DeliberateImagination { gamma, .. } => {
-                let (tl, _) = teacher.forward(&tokens, forget.seq_len)?;
-                let l = di_loss(logits.as_ref(), tl.as_ref(), &targets, Some(&mask), gamma)?;
+        let needs_teacher = retain.is_some() || matches!(params.method, Method::DeliberateImagination { .. });
+        let tl = if needs_teacher { Some(teacher.forward(&tokens, forget.seq_len)?.0) } else { None };
+        let (mut loss, mut g) = match (params.method, &tl) {
+            (Method::DeliberateImagination { gamma, focus: false, .. }, Some(tl)) => {
+                let l = di_loss(logits.as_ref(), tl.as_ref(), &targets, Some(&counted), gamma)?;
                 (l.cross_entropy, l.grad)
             }
-            Method::GradientAscent { .. } => gradient_ascent_loss(logits.as_ref(), &targets, Some(&mask))?,
+            (Method::DeliberateImagination { gamma, focus: true, anchor }, Some(tl)) => {
+                let inv = 1.0 / counted.iter().filter(|&&b| b).count() as f64;
+                let gammas: Vec<f64> = counted.iter().map(|&s| if s { gamma } else { 0.0 }).collect();
+                let weights: Vec<f64> = (0..n)
+                    .map(|i| match (counted[i], i < nf && all[i]) {
+                        (true, _) => inv,
+                        (false, true) => anchor * inv,
+                        _ => 0.0,
+                    })
+                    .collect();
+                let l = di_loss_weighted(logits.as_ref(), tl.as_ref(), &targets, &gammas, &weights)?;
+                (l.cross_entropy, l.grad)
+            }
+            (Method::DeliberateImagination { .. }, None) => {
+                return Err(invalid("teacher logits", "missing", "deliberate imagination needs them"));
+            }
+            (Method::GradientAscent { .. }, _) => {
+                gradient_ascent_loss(logits.as_ref(), &targets, Some(&counted))?
+            }
         };
+        if let (Some(r), Some(tl)) = (&retain, &tl) {
+            let rc = (nf..n).filter(|&i| all[i]).count();
+            if rc > 0 {
+                let w = r.weight / rc as f64;
+                let weights: Vec<f64> = (0..n).map(|i| if i >= nf && all[i] { w } else { 0.0 }).collect();
+                let l = di_loss_weighted(logits.as_ref(), tl.as_ref(), &targets, &vec![0.0; n], &weights)?;
+                loss += l.cross_entropy;
+                g += &l.grad;
+            }
+        }
         let (_, grads) = student.backward(&cache, g.as_ref())?;
         let s = UnlearnStep { step, loss, grad_norm: crate::params::squared_norm(&grads).sqrt() };
         opt.step(student, &grads)?;
@@ -761,8 +922,9 @@ mod tests {
         let (teacher, forget) = tiny();
         let h = params_hash(&teacher);
         for method in [
-            Method::DeliberateImagination { gamma: 3.0, focus: false },
-            Method::DeliberateImagination { gamma: 3.0, focus: true },
+            Method::DeliberateImagination { gamma: 3.0, focus: false, anchor: 0.0 },
+            Method::DeliberateImagination { gamma: 3.0, focus: true, anchor: 0.0 },
+            Method::DeliberateImagination { gamma: 3.0, focus: true, anchor: 1.0 },
             Method::GradientAscent { focus: false },
         ] {
             let mut student = teacher.clone();
@@ -781,7 +943,7 @@ mod tests {
         }
         let mut student = teacher.clone();
         let p = UnlearnParams {
-            method: Method::DeliberateImagination { gamma: 0.0, focus: false },
+            method: Method::DeliberateImagination { gamma: 0.0, focus: false, anchor: 0.0 },
             optimizer: UnlearnOptimizer::Adam,
             lr: 1e-2,
             steps: 5,
@@ -794,11 +956,98 @@ mod tests {
     }
 
     #[test]
+    fn weighted_loss_matches_the_mean_and_its_gradient() {
+        let zs = rand_logits(5, 6, 7);
+        let zt = rand_logits(5, 6, 8);
+        let next = [1, 5, 0, 2, 3];
+        let mask = [true, true, false, true, true];
+        let a = di_loss(zs.as_ref(), zt.as_ref(), &next, Some(&mask), 3.0).unwrap();
+        let w: Vec<f64> = mask.iter().map(|&m| if m { 0.25 } else { 0.0 }).collect();
+        let b = di_loss_weighted(zs.as_ref(), zt.as_ref(), &next, &[3.0; 5], &w).unwrap();
+        assert!((a.cross_entropy - b.cross_entropy).abs() < 1e-12 && (a.kl - b.kl).abs() < 1e-12);
+        // per-row gammas and weights: the gradient is w_i (q_i - p_i) with p_i adjusted by gamma_i
+        let gammas = [10.0, 0.0, 1.0, 0.0, 3.0];
+        let w = [1.0, 0.3, 0.0, 2.0, 0.5];
+        let l = di_loss_weighted(zs.as_ref(), zt.as_ref(), &next, &gammas, &w).unwrap();
+        let q = softmax_rows(zs.as_ref());
+        for i in 0..5 {
+            let p = adjusted_targets(zt.as_ref(), &next, gammas[i]).unwrap();
+            for j in 0..6 {
+                assert!((l.grad[(i, j)] - w[i] * (q[(i, j)] - p[(i, j)])).abs() < 1e-15);
+            }
+        }
+        let fd = crate::gradcheck::finite_difference(&zs, 1e-5, |z| {
+            di_loss_weighted(z.as_ref(), zt.as_ref(), &next, &gammas, &w).unwrap().cross_entropy
+        })
+        .unwrap();
+        assert!(crate::gradcheck::relative_error(&fd, &l.grad) < 1e-7);
+        // gamma = 0 rows of a student equal to the teacher contribute exactly nothing
+        let l = di_loss_weighted(zt.as_ref(), zt.as_ref(), &next, &[0.0, 0.0, 5.0, 0.0, 0.0], &w).unwrap();
+        for i in [0, 1, 3, 4] {
+            assert!((0..6).all(|j| l.grad[(i, j)] == 0.0));
+        }
+        assert!((0..6).all(|j| l.grad[(2, j)] == 0.0)); // weight 0: nothing, even with gamma > 0
+        // bad input
+        for (g, w) in [([-1.0; 5], [1.0; 5]), ([1.0; 5], [-1.0; 5]), ([1.0; 5], [0.0; 5])] {
+            assert!(di_loss_weighted(zs.as_ref(), zt.as_ref(), &next, &g, &w).is_err());
+        }
+        assert!(di_loss_weighted(zs.as_ref(), zt.as_ref(), &next, &[1.0; 4], &[1.0; 5]).is_err());
+    }
+
+    #[test]
+    fn retain_anchor_is_a_fixed_point_at_gamma_zero_and_checks_its_windows() {
+        let (teacher, forget) = tiny();
+        let h = params_hash(&teacher);
+        let retain = ForgetSet {
+            targets: forget.tokens.iter().map(|t| (t + 1) % 8).collect(),
+            focus: vec![false; 16],
+            ..forget.clone()
+        };
+        let anchor = RetainAnchor { windows: &retain, weight: 1.0, batch_size: 1 };
+        let mut p = UnlearnParams {
+            method: Method::DeliberateImagination { gamma: 0.0, focus: true, anchor: 1.0 },
+            optimizer: UnlearnOptimizer::Adam,
+            lr: 1e-2,
+            steps: 4,
+            batch_size: 1,
+            seed: 0,
+        };
+        let mut student = teacher.clone();
+        let log =
+            unlearn_with_retain(&mut student, &teacher, &forget, Some(anchor), &p, &mut |_, _| true).unwrap();
+        assert!(log.iter().all(|s| s.grad_norm == 0.0));
+        assert_eq!(params_hash(&student), h);
+        p.method = Method::DeliberateImagination { gamma: 3.0, focus: true, anchor: 1.0 };
+        unlearn_with_retain(&mut student, &teacher, &forget, Some(anchor), &p, &mut |_, _| true).unwrap();
+        assert_eq!(params_hash(&teacher), h);
+        assert_ne!(params_hash(&student), h);
+        let bad = RetainAnchor { weight: -1.0, ..anchor };
+        let e = unlearn_with_retain(&mut student, &teacher, &forget, Some(bad), &p, &mut |_, _| true);
+        assert!(e.unwrap_err().to_string().contains("retain weight"));
+        let short = ForgetSet { seq_len: 4, ..retain.clone() };
+        let e = unlearn_with_retain(
+            &mut student,
+            &teacher,
+            &forget,
+            Some(RetainAnchor { windows: &short, ..anchor }),
+            &p,
+            &mut |_, _| true,
+        );
+        assert!(e.unwrap_err().to_string().contains("retained window length"));
+        let e = p.clone();
+        let bad_anchor = UnlearnParams {
+            method: Method::DeliberateImagination { gamma: 3.0, focus: true, anchor: f64::NAN },
+            ..e
+        };
+        assert!(unlearn(&mut student, &teacher, &forget, &bad_anchor, &mut |_, _| true).is_err());
+    }
+
+    #[test]
     fn bad_input_is_an_error_with_a_message() {
         let (teacher, forget) = tiny();
         let mut student = teacher.clone();
         let ok = UnlearnParams {
-            method: Method::DeliberateImagination { gamma: 1.0, focus: false },
+            method: Method::DeliberateImagination { gamma: 1.0, focus: false, anchor: 0.0 },
             optimizer: UnlearnOptimizer::Adam,
             lr: 1e-2,
             steps: 1,
@@ -806,7 +1055,7 @@ mod tests {
             seed: 0,
         };
         let bad = UnlearnParams {
-            method: Method::DeliberateImagination { gamma: -1.0, focus: false },
+            method: Method::DeliberateImagination { gamma: -1.0, focus: false, anchor: 0.0 },
             ..ok.clone()
         };
         let e = unlearn(&mut student, &teacher, &forget, &bad, &mut |_, _| true).unwrap_err().to_string();
