@@ -25,7 +25,7 @@ fn benches(c: &mut Criterion) {
         ForgetSet { seq_len: w.seq_len, tokens: w.tokens, targets: w.targets, mask: w.mask, focus: w.focus };
     let teacher = Gpt::new(GptConfig::new(tok.vocab_size(), 64, 64, 4, 2), SEED).unwrap();
     let p = UnlearnParams {
-        method: Method::DeliberateImagination { gamma: 10.0, focus: false },
+        method: Method::DeliberateImagination { gamma: 10.0, focus: false, anchor: 0.0 },
         optimizer: UnlearnOptimizer::Adam,
         lr: 1e-4,
         steps: 1,

@@ -42,11 +42,13 @@
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
-use datasets::corpus::{CharTokenizer, Corpus, CorpusParams, Windows, record_windows, tiling_windows};
+use datasets::corpus::{
+    CharTokenizer, Corpus, CorpusParams, Windows, public_record_windows, record_windows, tiling_windows,
+};
 use nn::optim::{Adam, LrSchedule, Optimizer};
 use nn::unlearn::{
-    ForgetSet, MemorisationMetrics, Method, Probe, UnlearnOptimizer, UnlearnParams, memorisation_metrics,
-    params_hash, perplexity, unlearn,
+    ForgetSet, MemorisationMetrics, Method, Probe, RetainAnchor, UnlearnOptimizer, UnlearnParams,
+    memorisation_metrics, params_hash, perplexity, unlearn, unlearn_with_retain,
 };
 use nn::{Gpt, GptConfig};
 use rand::Rng;
@@ -89,6 +91,17 @@ pub struct UnlearningArgs {
     /// Unlearning learning rate (Adam).
     #[arg(long, default_value_t = 1.5e-4)]
     pub unlearn_lr: f64,
+    /// Focused DI: weight of each non-secret position of the forget windows (distilled towards the
+    /// unadjusted teacher, gamma = 0) relative to a secret digit; 0 = loss on the secret span only.
+    #[arg(long, default_value_t = 0.0)]
+    pub anchor: f64,
+    /// DI: weight of the retained-text anchor (self-distillation towards the original model, gamma
+    /// = 0, on windows ending with public records, which never show a secret); 0 = none.
+    #[arg(long, default_value_t = 0.0)]
+    pub retain_weight: f64,
+    /// The gamma sweep (comma-separated, each >= 0; the headline `--gamma` is added).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,3,10,30", allow_negative_numbers = true)]
+    pub gammas: Vec<f64>,
     /// Length of the forget windows (<= context).
     #[arg(long, default_value_t = 32)]
     pub window: usize,
@@ -132,6 +145,14 @@ pub struct UnlearningConfig {
     pub unlearn_steps: usize,
     /// Unlearning learning rate.
     pub unlearn_lr: f64,
+    /// Weight of the non-secret positions in focused DI (distilled at gamma = 0).
+    pub anchor: f64,
+    /// Weight of the retained-text anchor of the DI runs (0 = none).
+    pub retain_weight: f64,
+    /// Retained windows per unlearning step.
+    pub retain_batch: usize,
+    /// Number of retained (public-record) windows.
+    pub retain_windows: usize,
     /// Unlearning optimiser.
     pub unlearn_optimizer: UnlearnOptimizer,
     /// Stop at the held-out MA level.
@@ -188,7 +209,18 @@ impl UnlearningArgs {
         if !self.d_model.is_multiple_of(4) {
             bail!("invalid --d-model {}: must be a multiple of the 4 attention heads", self.d_model);
         }
-        let mut gammas = vec![0.0, 1.0, 3.0, 10.0, 30.0];
+        if !(self.anchor.is_finite() && self.anchor >= 0.0) {
+            bail!("invalid --anchor {}: the weight must be finite and >= 0", self.anchor);
+        }
+        if !(self.retain_weight.is_finite() && self.retain_weight >= 0.0) {
+            bail!("invalid --retain-weight {}: the weight must be finite and >= 0", self.retain_weight);
+        }
+        if let Some(g) = self.gammas.iter().find(|g| !(g.is_finite() && **g >= 0.0)) {
+            bail!("invalid --gammas entry {g}: every imagination strength must be finite and >= 0");
+        }
+        let mut gammas = self.gammas.clone();
+        gammas.sort_by(f64::total_cmp);
+        gammas.dedup();
         if !gammas.contains(&self.gamma) {
             gammas.push(self.gamma);
             gammas.sort_by(f64::total_cmp);
@@ -214,6 +246,10 @@ impl UnlearningArgs {
             gammas,
             unlearn_steps,
             unlearn_lr: self.unlearn_lr,
+            anchor: self.anchor,
+            retain_weight: self.retain_weight,
+            retain_batch: 8,
+            retain_windows: 256,
             unlearn_optimizer: if self.unlearn_optimizer == "sgd" {
                 UnlearnOptimizer::Sgd { momentum: 0.9 }
             } else {
@@ -288,6 +324,7 @@ struct Data {
     train_ids: Vec<usize>,
     valid: Windows,
     forget: ForgetSet,
+    retain: ForgetSet,
     forget_probes: Vec<Probe>,
     heldout_probes: Vec<Probe>,
 }
@@ -314,9 +351,12 @@ fn make_data(cfg: &UnlearningConfig) -> anyhow::Result<Data> {
     let w = record_windows(&tok, &corpus, &corpus.forget, cfg.window)?;
     let forget =
         ForgetSet { seq_len: w.seq_len, tokens: w.tokens, targets: w.targets, mask: w.mask, focus: w.focus };
+    let r = public_record_windows(&tok, &corpus, cfg.window, cfg.retain_windows, cfg.seed.wrapping_add(9))?;
+    let retain =
+        ForgetSet { seq_len: r.seq_len, tokens: r.tokens, targets: r.targets, mask: r.mask, focus: r.focus };
     let forget_probes = probes(&tok, &corpus.forget)?;
     let heldout_probes = probes(&tok, &corpus.heldout)?;
-    Ok(Data { tok, corpus, train_ids, valid, forget, forget_probes, heldout_probes })
+    Ok(Data { tok, corpus, train_ids, valid, forget, retain, forget_probes, heldout_probes })
 }
 
 fn evaluate(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<Evaluation> {
@@ -399,11 +439,25 @@ fn pretrain(
     Ok((model, log, t0.elapsed().as_secs_f64()))
 }
 
-/// At the secret positions of `probes` (teacher-forced): the mean probability of the true digit and
-/// the mean share of the remaining mass that is on the other digits (where deliberate imagination
-/// moves the probability).
-fn imagination_stats(model: &Gpt, probes: &[Probe], digits: &[usize]) -> anyhow::Result<(f64, f64)> {
-    let (mut pi, mut share, mut n) = (0.0, 0.0, 0.0);
+/// What deliberate imagination starts from, at the secret positions of `probes` (teacher-forced).
+#[derive(Debug, Clone, Copy, Serialize)]
+struct ImaginationStats {
+    /// Mean probability of the true digit.
+    true_prob: f64,
+    /// Mean share of the remaining mass (what the adjusted target redistributes) on other digits.
+    digit_share: f64,
+    /// Mean share of the remaining mass on digits that occur elsewhere in the same secret (under a
+    /// remaining mass spread evenly over the other digits this would be `distinct others / 9`
+    /// of `digit_share`).
+    own_digit_share: f64,
+    /// The same expectation for an even spread: mean of `digit_share * distinct others / 9`.
+    own_digit_share_if_even: f64,
+    /// Fraction of positions whose most likely non-true token is not a digit.
+    top_alternative_not_digit: f64,
+}
+
+fn imagination_stats(model: &Gpt, probes: &[Probe], digits: &[usize]) -> anyhow::Result<ImaginationStats> {
+    let (mut pi, mut share, mut own, mut even, mut nd, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for p in probes {
         let mut seq = p.prompt.clone();
         seq.extend_from_slice(&p.secret);
@@ -415,12 +469,27 @@ fn imagination_stats(model: &Gpt, probes: &[Probe], digits: &[usize]) -> anyhow:
             let r = first + i;
             let rest = 1.0 - q[(r, y)];
             let other: f64 = digits.iter().filter(|&&d| d != y).map(|&d| q[(r, d)]).sum();
+            let mut mine: Vec<usize> = p.secret.iter().copied().filter(|&d| d != y).collect();
+            mine.sort_unstable();
+            mine.dedup();
+            let in_secret: f64 = mine.iter().map(|&d| q[(r, d)]).sum();
+            let alt = (0..q.ncols()).filter(|&j| j != y).max_by(|&a, &b| q[(r, a)].total_cmp(&q[(r, b)]));
             pi += q[(r, y)];
-            share += if rest > 0.0 { other / rest } else { 1.0 };
+            let sh = if rest > 0.0 { other / rest } else { 1.0 };
+            share += sh;
+            own += if rest > 0.0 { in_secret / rest } else { 0.0 };
+            even += sh * mine.len() as f64 / 9.0;
+            nd += f64::from(alt.is_some_and(|a| !digits.contains(&a)));
             n += 1.0;
         }
     }
-    Ok((pi / n, share / n))
+    Ok(ImaginationStats {
+        true_prob: pi / n,
+        digit_share: share / n,
+        own_digit_share: own / n,
+        own_digit_share_if_even: even / n,
+        top_alternative_not_digit: nd / n,
+    })
 }
 
 fn max_change(a: &Gpt, b: &Gpt) -> f64 {
@@ -457,17 +526,30 @@ fn run_method(
     };
     let mut err = None;
     let every = cfg.stop_check_every;
-    let log = unlearn(&mut student, teacher, &data.forget, &p, &mut |s, m| match stop_ma {
-        Some(level) if s.step % every == 0 => match forget_ma(cfg, data, m) {
-            Ok(ma) => ma > level,
-            Err(e) => {
+    let anchor =
+        RetainAnchor { windows: &data.retain, weight: cfg.retain_weight, batch_size: cfg.retain_batch };
+    // With every gradient so far exactly zero the student is still the teacher and Adam keeps it
+    // there (its moments are zero), so such a run (gamma = 0) ends at the first check.
+    let mut all_zero = true;
+    let mut observe = |s: &nn::unlearn::UnlearnStep, m: &Gpt| {
+        all_zero &= s.grad_norm == 0.0;
+        if s.step % every != 0 {
+            return true;
+        }
+        if all_zero {
+            return false;
+        }
+        match stop_ma.map(|level| forget_ma(data, m).map(|ma| ma > level)) {
+            None => true,
+            Some(Ok(go_on)) => go_on,
+            Some(Err(e)) => {
                 err = Some(e);
                 false
             }
-        },
-        _ => true,
-    })
-    .with_context(|| format!("unlearning with {}", method.label()))?;
+        }
+    };
+    let log = unlearn_with_retain(&mut student, teacher, &data.forget, Some(anchor), &p, &mut observe)
+        .with_context(|| format!("unlearning with {}", method.label()))?;
     if let Some(e) = err {
         return Err(e);
     }
@@ -487,10 +569,31 @@ fn run_method(
 }
 
 /// Per-digit accuracy (MA) of the forget secrets.
-fn forget_ma(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<f64> {
-    let m =
-        memorisation_metrics(model, &data.forget_probes, &data.tok.digit_ids(), cfg.el_order, 1, cfg.seed)?;
-    Ok(m.digit_accuracy)
+/// The same number as [`MemorisationMetrics::digit_accuracy`] (teacher-forced argmax, first maximum
+/// on ties) with one forward pass per probe and no continuations (the stopping check is frequent).
+fn forget_ma(data: &Data, model: &Gpt) -> anyhow::Result<f64> {
+    let (mut correct, mut total) = (0usize, 0usize);
+    for p in &data.forget_probes {
+        let mut seq = p.prompt.clone();
+        seq.extend_from_slice(&p.secret);
+        let cut = seq.len().saturating_sub(model.config.context + 1);
+        let s = &seq[cut..];
+        let inp = &s[..s.len() - 1];
+        let (logits, _) = model.forward(inp, inp.len())?;
+        let first = inp.len() - p.secret.len();
+        for (i, &y) in p.secret.iter().enumerate() {
+            let r = first + i;
+            let mut best = 0;
+            for j in 1..logits.ncols() {
+                if logits[(r, j)] > logits[(r, best)] {
+                    best = j;
+                }
+            }
+            correct += usize::from(best == y);
+            total += 1;
+        }
+    }
+    Ok(correct as f64 / total.max(1) as f64)
 }
 
 fn examples(data: &Data, model: &Gpt) -> anyhow::Result<Vec<String>> {
@@ -618,13 +721,16 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
         before.retain_ppl
     ));
 
-    let (pi, share) = imagination_stats(&model, &data.forget_probes, &data.tok.digit_ids())?;
+    let im = imagination_stats(&model, &data.forget_probes, &data.tok.digit_ids())?;
     print_line(format!(
-        "teacher at the secret digits: mean p(true digit) {pi:.4}; {:.1}% of the remaining mass is on other digits",
-        100.0 * share
+        "teacher at the secret digits: mean p(true digit) {:.4}; of the remaining mass (what DI redistributes) {:.1}% is on other digits, {:.1}% on digits of the same secret ({:.1}% if spread evenly); the top alternative is not a digit at {:.1}% of the positions",
+        im.true_prob,
+        100.0 * im.digit_share,
+        100.0 * im.own_digit_share,
+        100.0 * im.own_digit_share_if_even,
+        100.0 * im.top_alternative_not_digit
     ));
-    report.set("teacher_true_digit_prob", pi);
-    report.set("teacher_other_digit_share", share);
+    report.set("teacher_imagination", im);
 
     // 2. Unlearning sweep (runs in parallel; each is deterministic).
     let stop_ma = cfg.stop_at_heldout_ma.then_some(before.heldout.digit_accuracy);
@@ -637,8 +743,12 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
     let t0 = std::time::Instant::now();
     let mut jobs: Vec<(Method, &str, f64)> = Vec::new();
     for &g in &cfg.gammas {
-        jobs.push((Method::DeliberateImagination { gamma: g, focus: false }, "di", g));
-        jobs.push((Method::DeliberateImagination { gamma: g, focus: true }, "di-focus", g));
+        jobs.push((Method::DeliberateImagination { gamma: g, focus: false, anchor: 0.0 }, "di", g));
+        jobs.push((
+            Method::DeliberateImagination { gamma: g, focus: true, anchor: cfg.anchor },
+            "di-focus",
+            g,
+        ));
     }
     let bar = report.progress(jobs.len() as u64 + 1, "unlearning runs");
     let ga = std::sync::Mutex::new(None);
