@@ -49,6 +49,7 @@ fn bad_input_is_a_clear_error() {
         (env!("CARGO_BIN_EXE_conv-rfm"), &["--star-patch", "9"]),
         (env!("CARGO_BIN_EXE_conv-rfm"), &["--star-size", "4"]),
         (env!("CARGO_BIN_EXE_conv-rfm"), &["--noise", "-1"]),
+        (env!("CARGO_BIN_EXE_conv-rfm"), &["--image-kernel", "bogus"]),
     ];
     for (bin, args) in cases {
         let o = run(bin, args, &out);

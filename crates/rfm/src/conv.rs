@@ -11,16 +11,19 @@
 //! ```
 //!
 //! where `x_u` is the `q x q` patch (all channels, length `C q^2`) of image `x` centred at pixel `u`
-//! (circular or zero padding of `q / 2`), `k_base` a Laplace or Gaussian kernel in the Mahalanobis
-//! distance `||v||_M = sqrt(v^T M v)`, and `|U| = H W`. For a kernel predictor
-//! `f_c(x) = sum_j alpha_jc k_M(x, z_j)`, treating every patch copy as its own variable, the aligned
-//! kernel has the closed-form patch gradient
+//! (circular or zero padding of `q / 2`), `k_base` a kernel of `(<x_u, z_u>_M, ||x_u||_M^2,
+//! ||z_u||_M^2)` (Laplace or Gaussian in the Mahalanobis distance `||v||_M = sqrt(v^T M v)`, or the
+//! two-layer ReLU NTK, which makes the aligned kernel the NTK of a one-layer ReLU CNN with `q x q`
+//! filters and a dense read-out, the reference's CNTK at depth 1), and `|U| = H W`. For a kernel
+//! predictor `f_c(x) = sum_j alpha_jc k_M(x, z_j)`, treating every patch copy as its own variable,
+//! the aligned kernel has the closed-form patch gradient
 //!
 //! ```text
-//! grad_{x_u} f_c(x) = (1/|U|) sum_j alpha_jc k'_ip(x_u, z_ju) M (z_ju - x_u)
+//! grad_{x_u} f_c(x) = (1/|U|) sum_j alpha_jc M (k'_ip(x_u, z_ju) z_ju + 2 k'_nx(x_u, z_ju) x_u)
 //! ```
 //!
-//! (`k'_ip = dk/d<x,z>_M`, which for radial kernels is `-2 phi'`), and the patch AGOP
+//! (`k'_ip = dk/d<x,z>_M`, `k'_nx = dk/d||x||_M^2`; for radial kernels `k = phi(||x - z||_M^2)` this
+//! is `sum_j alpha_jc k'_ip M (z_ju - x_u)` with `k'_ip = -2 phi'`), and the patch AGOP
 //! `(1/n) sum_x sum_u sum_c grad grad^T` is a `C q^2 x C q^2` matrix. ConvRFM alternates a kernel
 //! ridge fit with `M <- AGOP^{1/2} / ||AGOP^{1/2}||_F`. The top eigenvectors of `M`, reshaped to
 //! `q x q`, are the learned filters.

@@ -25,7 +25,9 @@
 //!   least 15 points above the fixed kernel's;
 //! * `filters_are_edge_detectors`: the top eigenvector of the `M` learned on MNIST and at least 4
 //!   of its top 6 are close to zero-mean (`|sum| / l1 <= 0.25`), i.e. they respond to intensity
-//!   changes, not to brightness;
+//!   changes, not to brightness. The evidence also gives, for each of the top 6, the best `|cosine|`
+//!   with an oriented first derivative of a Gaussian ([`filter_edge_score`]: 1 = edge detector,
+//!   0 = blur or centre-surround), a direct test of edge-likeness that the pass rule does not use;
 //! * `convrfm_improves_on_images`: on noisy MNIST ConvRFM's test accuracy exceeds the fixed
 //!   kernel's by more than two binomial standard errors (clean MNIST is printed beside it: there
 //!   the aligned-patch kernel is already near its ceiling and the gain is about one point).
@@ -33,6 +35,37 @@
 //! Images use `5 x 5` patches: with `3 x 3` patches a stroke fills the patch and the learned metric
 //! is dominated by a blur (ink-presence) direction; at `5 x 5` oriented derivative filters dominate
 //! the top of the spectrum, although one blur direction remains among the top eigenvectors.
+//!
+//! Why `filters_are_edge_detectors` fails here (measured, seed 6 unless stated). The paper's
+//! edge-detector figure is ConvRFM on SVHN (`CRFM_SVHN` notebook): colour 32 x 32 images with raw
+//! pixels in [0, 1] (no patch normalisation, no centring of patches or of the AGOP), 3 x 3 patches
+//! without padding, the depth-3 CNTK of a ReLU CNN as base kernel, `K` divided by its largest entry
+//! and ridge `1e-5`, 5 fits, the AGOP on 20 training images, `M = AGOP^{1/2} / ||.||_F`, and the top
+//! eigenvectors of `M` shown as images (judged by eye). Nothing in that pipeline removes the
+//! brightness (all-positive) direction: the difference that remains is the data (SVHN, or any
+//! natural-image set, is not among the data sets on this machine) and the depth-3 CNTK. We do not
+//! know why MNIST keeps a brightness filter at the top: the guess "MNIST ink is always bright, so
+//! local brightness is predictive" is refuted by the `--mixed-polarity` diagnostic (half of the
+//! images inverted, `x -> 1 - x`, as SVHN mixes light-on-dark and dark-on-light digits): there the
+//! brightness filter becomes the top one (seed 6: `|sum| / l1` 1.000, 0.058, 0.268, 0.064, 0.303,
+//! 0.047; edge scores 0.07, 0.77, 0.13, 0.78, 0.07, 0.68). On MNIST, with the settings closest to
+//! the reference that run here:
+//!
+//! * default (Laplace, ridge 1e-3, 3 updates, `M = AGOP`): `|sum| / l1` 0.001, 1.000, 0.282, 0.026,
+//!   0.396, 0.071; edge scores 0.76, 0.06, 0.13, 0.73, 0.05, 0.70: three oriented derivative
+//!   filters, a horizontal bar (line) detector, a saddle / corner filter and the brightness filter;
+//!   seed 1: 1.000, 0.403, 0.214, 0.131, 0.337, 0.139 (edge scores 0.20, 0.67, 0.40, 0.69, 0.10,
+//!   0.70);
+//! * the reference's ridge (1e-5), AGOP on 20 images, 4 updates and `AGOP^{1/2}`: 0.122, 1.000,
+//!   0.368, 0.044, 0.423, 0.132 (3 of 6);
+//! * `--image-kernel ntk-relu` (the patch kernel of the reference's CNTK at depth 1, homogeneous,
+//!   no bandwidth), `n = 300`, `AGOP^{1/2}`: 1.000, 0.039, 0.040, 0.005, 0.037, 0.088: the
+//!   brightness filter is the top one and the next five are zero-mean; accuracy 0.820 -> 0.830; about
+//!   ten times slower than the Laplace kernel (an `acos` per patch pair), so not the default.
+//!
+//! The claim is therefore left failing: the learned filters are mostly edge, line and corner
+//! detectors, but the top-two brightness direction is real on MNIST, and removing it by centring
+//! the patches would make the criterion true by construction rather than by learning.
 use crate::cli::CommonArgs;
 use crate::report::{Colormap, Grid, LinePlot, Report, Series};
 use anyhow::{Context, bail};
@@ -90,6 +123,10 @@ pub struct ConvRfmArgs {
     /// Also run Fashion-MNIST (when its files are present; adds about a minute)
     #[arg(long)]
     pub fashion: bool,
+    /// Diagnostic: also run MNIST with half of the images (train and test) inverted, `x -> 1 - x`,
+    /// so that brightness no longer tells ink from background (as in SVHN); reported as a note.
+    #[arg(long)]
+    pub mixed_polarity: bool,
     /// Skip the MNIST / Fashion-MNIST experiments (Star task only).
     #[arg(long)]
     pub star_only: bool,
@@ -130,6 +167,8 @@ pub struct ConvConfig {
     pub fashion: bool,
     /// Star task only.
     pub star_only: bool,
+    /// Also run the mixed-polarity MNIST diagnostic.
+    pub mixed_polarity: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -179,6 +218,7 @@ impl ConvRfmArgs {
             image_noise: self.image_noise,
             fashion: self.fashion,
             star_only: self.star_only,
+            mixed_polarity: self.mixed_polarity,
             seed: common.seed,
         })
     }
@@ -327,6 +367,25 @@ fn add_noise(data: &Dataset, sigma: f64, seed: u64) -> anyhow::Result<Dataset> {
     Ok(out)
 }
 
+/// `data` with every image `i` for which a seeded coin comes up heads replaced by `1 - x_i`.
+fn invert_half(data: &Dataset, seed: u64) -> Dataset {
+    let coin = linalg::random::gaussian_mat(data.n(), 1, seed);
+    let mut out = data.clone();
+    out.x = Mat::from_fn(data.n(), data.d(), |i, j| {
+        if coin[(i, 0)] > 0.0 { 1.0 - data.x[(i, j)] } else { data.x[(i, j)] }
+    });
+    out
+}
+
+/// `|sum| / l1` and edge scores of the top `k` filters of a metric, formatted.
+fn filter_stats(metric: &Mat<f64>, k: usize) -> String {
+    let top = top_filters(metric.as_ref(), k).unwrap_or_default();
+    let dc: Vec<String> = top.iter().map(|(_, v)| format!("{:.3}", filter_dc_ratio(v))).collect();
+    let edge: Vec<String> =
+        top.iter().map(|(_, v)| format!("{:.2}", filter_edge_score(v).unwrap_or(f64::NAN))).collect();
+    format!("|sum| / l1 {}; edge scores {}", dc.join(", "), edge.join(", "))
+}
+
 /// Runs the experiment and writes the report.
 pub fn run(args: &ConvRfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> {
     let cfg = args.resolve(common)?;
@@ -350,6 +409,23 @@ pub fn run(args: &ConvRfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
             "noisy-mnist",
             run_task(&mut report, &cfg, cfg.image_kernel, "noisy-mnist", image_spec, &ntr, &nte)?,
         ));
+        if cfg.mixed_polarity {
+            let (ptr, pte) = (invert_half(&tr, cfg.seed ^ 0x706f), invert_half(&te, cfg.seed ^ 0x6c61));
+            let res = run_task(
+                &mut report,
+                &cfg,
+                cfg.image_kernel,
+                "mixed-polarity-mnist",
+                image_spec,
+                &ptr,
+                &pte,
+            )?;
+            report.note(format!(
+                "diagnostic, MNIST with half of the images inverted: top 6 filters {}",
+                filter_stats(&res.final_metric, 6)
+            ));
+            images.push(("mixed-polarity-mnist", res));
+        }
         if cfg.fashion {
             match image_sets(&cfg, true) {
                 Ok((tr, te)) => images.push((
