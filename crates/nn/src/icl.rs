@@ -37,6 +37,8 @@
 //! evaluates) every prefix. [`Attention::Learned`] is the GPT baseline; the SGPT fixes
 //! `W_Q = W_K = W_V = I` and keeps the output projection, with l1-normalised linear attention
 //! ([`Attention::IdentityL1`], main variant) or softmax ([`Attention::IdentitySoftmax`], ablation).
+//! [`IclTransformerConfig::attn_layer_norm`] `= false` drops the LayerNorm before attention (the
+//! SGPT of the paper drops a normalisation layer; which one is not documented, so it is an option).
 //!
 //! ```
 //! use faer::Mat;
@@ -445,12 +447,23 @@ pub struct IclTransformerConfig {
     pub d_ff: usize,
     /// Attention kind.
     pub attention: Attention,
+    /// Whether attention reads `LayerNorm(h)` (GPT-2's pre-LN block) or the residual stream `h`
+    /// itself (the SGPT without the normalisation layer before attention).
+    pub attn_layer_norm: bool,
 }
 
 impl IclTransformerConfig {
-    /// A config with `d_ff = 4 d_model`.
+    /// A config with `d_ff = 4 d_model` and a LayerNorm before attention.
     pub fn new(d: usize, d_model: usize, n_layers: usize, n_heads: usize, attention: Attention) -> Self {
-        IclTransformerConfig { d, d_model, n_layers, n_heads, d_ff: 4 * d_model, attention }
+        IclTransformerConfig {
+            d,
+            d_model,
+            n_layers,
+            n_heads,
+            d_ff: 4 * d_model,
+            attention,
+            attn_layer_norm: true,
+        }
     }
 
     /// Checks every size.
@@ -561,8 +574,8 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
 /// One pre-LN block of an [`IclTransformer`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IclBlock {
-    /// LayerNorm before attention.
-    pub ln1: LayerNorm,
+    /// LayerNorm before attention (`None`: attention reads the residual stream).
+    pub ln1: Option<LayerNorm>,
     /// Softmax attention (learned, or identity Q/K/V); `None` for the l1 linear attention.
     pub attn: Option<CausalSelfAttention>,
     /// Output projection of the identity-Q/K/V variants (`None` for learned attention, whose
@@ -584,7 +597,7 @@ enum AttnCache {
 }
 
 struct BlockCache {
-    c_ln1: LayerNormCache,
+    c_ln1: Option<LayerNormCache>,
     c_attn: AttnCache,
     att: Mat<f64>,
     h2: Mat<f64>,
@@ -612,7 +625,7 @@ impl IclBlock {
             }
         }
         Ok(IclBlock {
-            ln1: LayerNorm::new(dm)?,
+            ln1: if cfg.attn_layer_norm { Some(LayerNorm::new(dm)?) } else { None },
             attn,
             wo,
             l1_heads: cfg.n_heads,
@@ -623,7 +636,13 @@ impl IclBlock {
     }
 
     fn forward(&self, x: &Mat<f64>, seq_len: usize) -> Result<(Mat<f64>, BlockCache)> {
-        let (h1, c_ln1) = self.ln1.forward(x.as_ref())?;
+        let (h1, c_ln1) = match &self.ln1 {
+            Some(ln) => {
+                let (h, c) = ln.forward(x.as_ref())?;
+                (h, Some(c))
+            }
+            None => (x.clone(), None),
+        };
         let (att, c_attn) = match &self.attn {
             Some(a) => {
                 let (o, c) = a.forward(h1.as_ref(), seq_len)?;
@@ -661,7 +680,10 @@ impl IclBlock {
             (None, AttnCache::L1(cl)) => (l1_attention_backward(cl, gatt.as_ref())?, Vec::new()),
             _ => unreachable!("the cache matches the attention kind"),
         };
-        let (gx_ln, g_ln1) = self.ln1.backward(&c.c_ln1, gh1.as_ref())?;
+        let (gx_ln, g_ln1) = match (&self.ln1, &c.c_ln1) {
+            (Some(ln), Some(cl)) => ln.backward(cl, gh1.as_ref())?,
+            _ => (gh1, Vec::new()),
+        };
         let gx = &gx1 + &gx_ln;
         let grads =
             g_ln1.into_iter().chain(g_attn).chain(g_wo).chain(g_ln2).chain(g_fc1).chain(g_fc2).collect();
@@ -671,7 +693,7 @@ impl IclBlock {
 
 impl Parameters for IclBlock {
     fn params(&self) -> Vec<&Mat<f64>> {
-        let mut v = self.ln1.params();
+        let mut v = self.ln1.as_ref().map_or_else(Vec::new, |l| l.params());
         if let Some(a) = &self.attn {
             v.extend(a.params());
         }
@@ -684,7 +706,7 @@ impl Parameters for IclBlock {
         v
     }
     fn params_mut(&mut self) -> Vec<&mut Mat<f64>> {
-        let mut v = self.ln1.params_mut();
+        let mut v = self.ln1.as_mut().map_or_else(Vec::new, |l| l.params_mut());
         if let Some(a) = &mut self.attn {
             v.extend(a.params_mut());
         }
@@ -1050,6 +1072,11 @@ mod tests {
                     assert_eq!(gpt.attention_params(l), 4 * dm * dm);
                     assert_eq!(s.attention_params(l), dm * dm);
                 }
+                // without the LayerNorm before attention: also its gain and bias are gone
+                let cfg_no_ln =
+                    IclTransformerConfig { attention: att, attn_layer_norm: false, ..cfg.clone() };
+                let s2 = IclTransformer::new(cfg_no_ln, 0).unwrap();
+                assert_eq!(s.num_params() - s2.num_params(), layers * 2 * dm);
             }
         }
     }
@@ -1113,10 +1140,28 @@ mod tests {
 
     #[test]
     fn transformer_gradients_match_finite_differences() {
-        for att in [Attention::Learned, Attention::IdentityL1, Attention::IdentitySoftmax] {
-            let mut t = IclTransformer::new(IclTransformerConfig::new(2, 4, 2, 2, att), 5).unwrap();
+        for (att, ln) in [
+            (Attention::Learned, true),
+            (Attention::IdentityL1, true),
+            (Attention::IdentitySoftmax, true),
+            (Attention::IdentityL1, false),
+        ] {
+            let cfg =
+                IclTransformerConfig { attn_layer_norm: ln, ..IclTransformerConfig::new(2, 4, 2, 2, att) };
+            // without the LayerNorm the first block's scores are raw dot products: a seed whose
+            // scores stay away from the kink of |s| (seed 5 has one at 5e-6)
+            let mut t = IclTransformer::new(cfg, if ln { 5 } else { 7 }).unwrap();
             let (x, y) = linear_prompts(2, 3, 2, 6);
             let (_, grads) = t.loss_and_grad(x.as_ref(), y.as_ref(), 3).unwrap();
+            if !ln {
+                let h = t.read_in.forward(t.tokens(x.as_ref(), y.as_ref(), 3).unwrap().as_ref()).unwrap();
+                let (_, c) = l1_attention_forward(h.as_ref(), 7, 2).unwrap();
+                let min_s =
+                    c.s.iter()
+                        .flat_map(|m| (0..7).flat_map(move |i| (0..=i).map(move |j| m[(i, j)].abs())))
+                        .fold(f64::INFINITY, f64::min);
+                assert!(min_s > 1e-3, "a score at the kink of |s|: {min_s}");
+            }
             for (k, grad) in grads.iter().enumerate() {
                 let p0 = t.params()[k].clone();
                 let fd = finite_difference(&p0, 1e-5, |p| {
