@@ -8,7 +8,7 @@
 //! `eps_{t+1} = min(eps_t, gamma * sigma_{r+1}(W_{t+1}) / sqrt(d1))`, which needs the rank `r`.
 //! With `p = 2 - 4 alpha` and `eps = 0` this is lin-RFM with exponent `alpha`.
 use crate::completion::{
-    CompletionFit, CompletionStep, Control, RegSchedule, Stopping, run_iterations, setter,
+    CompletionFit, CompletionStep, Control, LoopOptions, RegSchedule, Stopping, run_iterations, setter,
 };
 use crate::error::{Result, check_nonnegative, check_positive, invalid};
 use crate::observations::Observations;
@@ -111,7 +111,8 @@ impl IrlsParams {
         };
         // the ridge is scaled to the kernel inside the row fits: reg * mean eigenvalue is tiny
         let sched = RegSchedule { reg: self.reg.max(1e-300), reg_final: self.reg.max(1e-300), switch: 0.0 };
-        run_iterations(obs, &self.stopping, sched, false, "IRLS", &mut update, observer)
+        let opts = LoopOptions { replace: false, agop_f32: false };
+        run_iterations(obs, &self.stopping, sched, opts, "IRLS", &mut update, observer)
     }
 }
 

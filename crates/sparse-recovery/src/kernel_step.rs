@@ -237,6 +237,39 @@ pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
     Ok(gram(y, 1.0 / d1 as f64))
 }
 
+/// [`agop_rows`] with the GEMM in `f32` (inputs rounded to `f32`, result widened to `f64`).
+///
+/// Errors: as [`agop_rows`].
+pub fn agop_rows_f32(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
+    if d1 == 0 || pred.len() != d1 * d2 {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "prediction buffer".into(),
+            expected: format!("{} entries ({d1} x {d2}, d1 >= 1)", d1 * d2),
+            got: format!("{} entries", pred.len()),
+        });
+    }
+    // the row-major prediction is the column-major Y^T (d2 x d1): read it contiguously
+    let yt = Mat::<f32>::from_fn(d2, d1, |j, i| pred[i * d2 + j] as f32);
+    let mut g32 = Mat::<f32>::zeros(d2, d2);
+    matmul(
+        g32.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        yt.as_ref(),
+        BlockStructure::Rectangular,
+        yt.transpose(),
+        BlockStructure::Rectangular,
+        1.0f32,
+        linalg::default_par(),
+    );
+    let scale = 1.0 / d1 as f64;
+    Ok(Mat::from_fn(
+        d2,
+        d2,
+        |i, j| if i >= j { g32[(i, j)] as f64 * scale } else { g32[(j, i)] as f64 * scale },
+    ))
+}
+
 /// `scale * A^T A` (lower triangle by GEMM, then mirrored).
 pub fn gram(a: MatRef<'_, f64>, scale: f64) -> Mat<f64> {
     let n = a.ncols();
@@ -300,6 +333,18 @@ mod tests {
         assert!((b[0] - 1.0).abs() < 1e-14 && (b[1] - 1.0).abs() < 1e-14);
         let mut bad = vec![0.0, 0.0, 0.0, 1.0];
         assert!(!cholesky(&mut bad, 2));
+    }
+
+    #[test]
+    fn f32_agop_matches_f64() {
+        let (d1, d2) = (37, 23);
+        let y = linalg::random::gaussian_mat(d1, d2, 5);
+        let pred: Vec<f64> = (0..d1 * d2).map(|k| y[(k / d2, k % d2)]).collect();
+        let g64 = agop_rows(&pred, d1, d2).unwrap();
+        let g32 = agop_rows_f32(&pred, d1, d2).unwrap();
+        assert!((&g64 - &g32).norm_max() < 1e-5 * g64.norm_max());
+        assert_eq!(g32, g32.transpose().to_owned());
+        assert!(agop_rows_f32(&pred, d1 + 1, d2).is_err());
     }
 
     #[test]

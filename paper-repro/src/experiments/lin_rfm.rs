@@ -433,6 +433,7 @@ fn single_instance(report: &mut Report, args: &LinRfmArgs, common: &CommonArgs) 
                     .with_max_iters(iters)
                     .with_tol(1e-6)
                     .with_merge_after_switch(Some(1e-6))
+                    .with_agop_f32(alpha == 0.5)
                     .with_seed(common.seed)
                     .fit_with(&inst.observed, &mut obs)
             } else {
@@ -515,6 +516,7 @@ fn headline(report: &mut Report, sc: &Scale, seed: u64, alpha: f64) -> anyhow::R
             .with_tol(1e-4)
             .with_patience(if a == 0.5 { 500 } else { 100 })
             .with_merge_after_switch(Some(1e-5))
+            .with_agop_f32(a == 0.5)
             .with_seed(seed);
         let (s, c) = run_lin_rfm(&inst, &params, target, &format!("lin-RFM alpha={a}"), None)?;
         curves.push((s.method.clone(), c));
@@ -985,12 +987,14 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64) -> anyhow::Result<()> 
 
 /// The SVD-free configuration of the speed race and the scale runs: alpha = 1/2 with a geometric
 /// epsilon (`K = G + eps I`, eps from the mean eigenvalue down by 0.9 per iteration: no
-/// decomposition needed), reference ridge schedule, patience 200.
+/// decomposition needed), reference ridge schedule, patience 200, and the AGOP GEMM in `f32`
+/// (`K = G + eps I` tolerates its rounding; the row solves stay `f64`).
 fn svd_free_params(max_iters: usize, seed: u64) -> LinRfmParams {
     LinRfmParams::new(0.5)
         .with_epsilon(sparse_recovery::Epsilon::Geometric { initial: 1.0, factor: 0.9, min: 0.0 })
         .with_tol(5e-5)
         .with_patience(200)
+        .with_agop_f32(true)
         .with_max_iters(max_iters)
         .with_seed(seed)
 }
