@@ -25,8 +25,9 @@
 //! (`k'_ip = dk/d<x,z>_M`, `k'_nx = dk/d||x||_M^2`; for radial kernels `k = phi(||x - z||_M^2)` this
 //! is `sum_j alpha_jc k'_ip M (z_ju - x_u)` with `k'_ip = -2 phi'`), and the patch AGOP
 //! `(1/n) sum_x sum_u sum_c grad grad^T` is a `C q^2 x C q^2` matrix. ConvRFM alternates a kernel
-//! ridge fit with `M <- AGOP^{1/2} / ||AGOP^{1/2}||_F`. The top eigenvectors of `M`, reshaped to
-//! `q x q`, are the learned filters.
+//! ridge fit with `M <- AGOP^p / ||AGOP^p||_F` (`p` = [`ConvRfmParams::power`]). The reference code
+//! multiplies patches by `AGOP^{1/2}` before its kernel, which is the metric `AGOP` in the convention
+//! here (`p = 1`). The top eigenvectors of `M`, reshaped to `q x q`, are the learned filters.
 //!
 //! ```
 //! use faer::Mat;
@@ -584,7 +585,9 @@ pub struct ConvRfmParams {
     pub ridge: f64,
     /// Number of metric updates (`iters + 1` fits).
     pub iters: usize,
-    /// `M = AGOP^power` (0.5 in the paper).
+    /// `M = AGOP^power`. The paper writes `AGOP^{1/2}` but applies it as a patch transform
+    /// `x -> AGOP^{1/2} x`, which is the metric `AGOP` here (`power = 1`); the default 0.5 is the
+    /// metric `AGOP^{1/2}`.
     pub power: f64,
     /// Rescaling of `M` after each update (Frobenius in the paper).
     pub normalization: Normalization,
