@@ -55,6 +55,8 @@ fn icl_scaling_bad_input_is_a_clear_error() {
         (&["--quick", "--noise", "NaN"][..], "noise"),
         (&["--quick", "--pool-sizes", "16,lots"][..], "lots"),
         (&["--quick", "--task", "quadratic"][..], "quadratic"),
+        (&["--quick", "--heads", "3"][..], "heads"),
+        (&["--quick", "--sgpt-lr", "0"][..], "sgpt-lr"),
     ] {
         let o = run(args, &out);
         let text = common::assert_clean_error(&o, &format!("{args:?}"));
