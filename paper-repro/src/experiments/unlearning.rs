@@ -20,25 +20,41 @@
 //!
 //! Defaults: half of the training lines are public records with fresh random names and digits (so
 //! the model learns the code format for any name: the held-out records' greedy format is 100%
-//! before unlearning); DI with Adam, lr 1.5e-4, batch 8, at most 600 steps, each run stopping once
-//! the forget set's per-digit accuracy is at the held-out records' level (`--stop ma`, Jang et
-//! al.'s rule; checked every 10 steps).
+//! before unlearning). Focused DI puts the adjustment (gamma) and a unit weight on the secret
+//! digits and distils the other positions of the forget windows towards the original model at
+//! gamma = 0 (`--anchor 1`: their tokens are not private); every DI run also distils 8 retained
+//! windows per step at gamma = 0 (`--retain-weight 4`; 256 windows ending with public records,
+//! none overlapping a planted record) -- a retain-set KL term that the UnDIAL paper does not use.
+//! Adam, lr 8e-4, batch 8, at most 600 steps, each run stopping once the forget set's per-digit
+//! accuracy is at the held-out records' level (`--stop ma`, Jang et al.'s rule; checked every 10
+//! steps; it does not fire at these settings). Gradient ascent is plain (no anchor), same lr.
 //!
-//! Measured (`--seed 12`, 2 cores): 3 min 17 s (pre-training 96 s, unlearning runs 100 s), 5/6 claims pass. Pre-training: exact
-//! memorisation 100%, secret NLL 0.120 vs the held-out records' 2.529 nats/digit (above ln 10: the
-//! model is not calibrated on novel names), held-out format 100%, retained ppl 2.142. Focused DI,
-//! gamma 10 (600 steps, the stopping rule does not fire): exact 100% -> 0%, per-digit accuracy
-//! 23.4%, EL_3 0.605 -> 0.012, secret NLL 2.177 vs held-out 2.599 (ratio 0.838, PASS, 0.8 needed);
-//! retained ppl +8.23% (PASS, 10% allowed); format 100% -> 43.8% (held-out prompts 100% -> 78.1%,
-//! FAIL): the greedy codes collapse onto repeated digits and drift in length ("4444443.",
-//! "00000001."). The margins are narrow and the forgetting/damage trade-off is intrinsic at this
-//! scale (measured on the same pre-trained model): lr 2e-4 gives ratio 0.883 with ppl +10.24% and
-//! format 53.1%; lr 3e-4 gives ratio 1.0 with ppl +14.6% and format 40.6%; with the earlier corpus
-//! (one public record in three) lr 1e-4 for 300 steps kept ppl at +4% but left the ratio at
-//! 0.5-0.6; full-batch updates (32 windows) give the same curve; SGD (lr 0.1, 0.01) diverges.
-//! Gradient ascent at the same forgetting level: ppl +10.45% vs DI +8.23% (PASS, narrow); gamma =
-//! 0 is bit-identical (PASS). `--quick` (about 30 s) passes memorisation, gamma = 0
-//! and GA (asserted by the test); its DI claims are reported, not asserted.
+//! Measured (`--seed 12`, 2 cores, shared): see the end of this paragraph for the wall time; 5/6
+//! claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the held-out records'
+//! 2.53 nats/digit, retained ppl 2.142. Focused DI, gamma 10 (600 steps): exact 100% -> 0%, secret
+//! NLL 2.130 vs held-out 2.471 (ratio 0.862, PASS), retained ppl +4.80% (PASS), GA at the same
+//! forgetting +10.85% (PASS), gamma = 0 bit-identical (PASS); format 100% -> 62.5% (FAIL; held-out
+//! prompts 84.4%). Same settings on the models pre-trained with `--seed 3` / `--seed 7`: ratio
+//! 0.847 / 0.810, ppl +7.13% / +6.08%, GA +96.8% / +161% at the same forgetting, format 71.9% /
+//! 46.9% (held-out prompts 87.5% / 78.1%): 5/6 at each seed, `di_keeps_format` fails at all three.
+//! The settings were chosen on seeds 3, 7 and 12 together from lr {6e-4, 8e-4, 1e-3} with anchor
+//! 1 and retain weight 4 (lr 6e-4: ratio 0.76 at seed 7; lr 1e-3: ppl +10.5% at seed 3); earlier,
+//! without the anchors (lr 1.5e-4, seed 12): ratio 0.838, ppl +8.23%, format 43.8%.
+//!
+//! Why the format fails: the adjusted target redistributes the teacher's remaining mass at each
+//! secret digit, and a memorising teacher puts that mass mostly on the *same secret's* other
+//! digits (52.3% / 46.5% / 52.4% of it at seeds 3 / 7 / 12 vs 39.2% / 39.2% / 37.6% for an even
+//! spread over the other digits; the top alternative is not a digit at 1.6% / 3.6% / 3.1% of the
+//! positions). The imagined code is
+//! therefore not a fresh code but a reshuffle of the secret: after unlearning the forget names'
+//! digit distributions are flat with a name-specific favourite digit, greedy decoding repeats it
+//! ("000000618.", "8072222.", "4444443."), and runs of identical digits (probability 1e-5 per
+//! public code) are where this small model's length counting fails (7-9 digits); the rest are
+//! letters imagined from the non-digit alternatives. The anchors fix what is not specific to the
+//! forget names (held-out format 75-78% without them, 78-94% with them, and the retained
+//! perplexity), but not this. Stronger forgetting (higher lr) lowers the format further (lr 1e-3
+//! at seed 3: 25%). `--quick` (about 30 s) passes memorisation, gamma = 0 and GA (asserted by the
+//! test); its DI claims are reported, not asserted.
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
@@ -89,15 +105,15 @@ pub struct UnlearningArgs {
     #[arg(long)]
     pub unlearn_steps: Option<usize>,
     /// Unlearning learning rate (Adam).
-    #[arg(long, default_value_t = 1.5e-4)]
+    #[arg(long, default_value_t = 8e-4)]
     pub unlearn_lr: f64,
     /// Focused DI: weight of each non-secret position of the forget windows (distilled towards the
     /// unadjusted teacher, gamma = 0) relative to a secret digit; 0 = loss on the secret span only.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub anchor: f64,
     /// DI: weight of the retained-text anchor (self-distillation towards the original model, gamma
     /// = 0, on windows ending with public records, which never show a secret); 0 = none.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4.0)]
     pub retain_weight: f64,
     /// The gamma sweep (comma-separated, each >= 0; the headline `--gamma` is added).
     #[arg(long, value_delimiter = ',', default_value = "0,1,3,10,30", allow_negative_numbers = true)]
@@ -533,7 +549,7 @@ fn run_method(
     let mut all_zero = true;
     let mut observe = |s: &nn::unlearn::UnlearnStep, m: &Gpt| {
         all_zero &= s.grad_norm == 0.0;
-        if s.step % every != 0 {
+        if !s.step.is_multiple_of(every) {
             return true;
         }
         if all_zero {
@@ -809,7 +825,7 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
         print_line(format!("greedy continuations before: {:?}", examples(&data, &model)?));
         print_line(format!("greedy continuations after {}: {:?}", h.method, h.examples));
     }
-    claims(&mut report, &cfg, &before, &runs, &ga_run, &ga_traj);
+    claims(&mut report, &cfg, &before, &runs, &ga_run, &ga_traj, &im);
     report.set("pretraining", &pre_log);
     report.set("pretrain_seconds", pre_s);
     report.set("before", before);
@@ -841,6 +857,7 @@ fn claims(
     runs: &[RunResult],
     ga: &RunResult,
     ga_traj: &[GaPoint],
+    im: &ImaginationStats,
 ) {
     report.claim(
         "pretraining_memorises",
@@ -906,10 +923,13 @@ fn claims(
         "di_keeps_format",
         a.forget.format >= 0.9,
         format!(
-            "greedy continuations of the forget prompts that are 6 digits and '.': {:.1}% -> {:.1}% (>= 90% needed); held-out prompts {:.1}%",
+            "greedy continuations of the forget prompts that are 6 digits and '.': {:.1}% -> {:.1}% (>= 90% needed); held-out prompts {:.1}%; the teacher's remaining mass at the secret digits (what the adjusted target redistributes) is {:.1}% on digits of the same secret ({:.1}% if spread evenly over the other digits) and {:.1}% off the digits",
             100.0 * before.forget.format,
             100.0 * a.forget.format,
-            100.0 * a.heldout.format
+            100.0 * a.heldout.format,
+            100.0 * im.own_digit_share,
+            100.0 * im.own_digit_share_if_even,
+            100.0 * (1.0 - im.digit_share)
         ),
     );
     // GA at matched forgetting: the first trajectory point whose secret NLL reaches DI's.
