@@ -29,8 +29,8 @@
 //! accuracy is at the held-out records' level (`--stop ma`, Jang et al.'s rule; checked every 10
 //! steps; it does not fire at these settings). Gradient ascent is plain (no anchor), same lr.
 //!
-//! Measured (`--seed 12`, 2 cores, shared): see the end of this paragraph for the wall time; 5/6
-//! claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the held-out records'
+//! Measured (`--seed 12`, 2 cores shared with other jobs, load ~6): 6 min 54 s (pre-training
+//! 162 s, 96 s on an idle machine; unlearning runs 251 s; `--quick` 49 s); 5/6 claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the held-out records'
 //! 2.53 nats/digit, retained ppl 2.142. Focused DI, gamma 10 (600 steps): exact 100% -> 0%, secret
 //! NLL 2.130 vs held-out 2.471 (ratio 0.862, PASS), retained ppl +4.80% (PASS), GA at the same
 //! forgetting +10.85% (PASS), gamma = 0 bit-identical (PASS); format 100% -> 62.5% (FAIL; held-out
