@@ -56,6 +56,10 @@ pub struct ReuseSolver {
     pub max_iters: Option<usize>,
     /// Below this size (or at ridge 0) every system goes to the `f64` [`DirectSolver`].
     pub min_n: usize,
+    /// CG is only tried when the warm start's relative residual on the new system is at most this
+    /// (a cheap test of how far the system moved; early RFM iterations move `M` a lot and go
+    /// straight to the factorisation).
+    pub max_start_residual: f64,
     state: Mutex<Option<State>>,
 }
 
@@ -65,13 +69,20 @@ impl std::fmt::Debug for ReuseSolver {
             .field("tol", &self.tol)
             .field("max_iters", &self.max_iters)
             .field("min_n", &self.min_n)
+            .field("max_start_residual", &self.max_start_residual)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for ReuseSolver {
     fn default() -> Self {
-        ReuseSolver { tol: 1e-4, max_iters: None, min_n: 3000, state: Mutex::new(None) }
+        ReuseSolver {
+            tol: 1e-4,
+            max_iters: None,
+            min_n: 3000,
+            max_start_residual: 0.2,
+            state: Mutex::new(None),
+        }
     }
 }
 
@@ -94,6 +105,11 @@ impl ReuseSolver {
     /// Sets the size from which the `f32` factor-reuse path is used.
     pub fn with_min_n(mut self, n: usize) -> Self {
         self.min_n = n;
+        self
+    }
+    /// Sets the largest warm-start residual for which CG is tried.
+    pub fn with_max_start_residual(mut self, r: f64) -> Self {
+        self.max_start_residual = r;
         self
     }
     /// Frees the cached factor and buffer.
@@ -184,6 +200,15 @@ pub fn sym_lower_matmul(a: MatRef<'_, f32>, x: MatRef<'_, f32>, shift: f32) -> M
     out
 }
 
+/// Copies the lower triangle (with the diagonal) of `src` into `dst`, in parallel over columns.
+fn copy_lower(dst: faer::MatMut<'_, f32>, src: MatRef<'_, f32>) {
+    dst.par_col_iter_mut().enumerate().for_each(|(j, col)| {
+        let d = col.try_as_col_major_mut().expect("column-major").as_slice_mut();
+        let s = src.col(j).try_as_col_major().expect("column-major").as_slice();
+        d[j..].copy_from_slice(&s[j..]);
+    });
+}
+
 fn col_dots(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> Vec<f64> {
     (0..a.ncols()).map(|k| (0..a.nrows()).map(|i| a[(i, k)] as f64 * b[(i, k)] as f64).sum()).collect()
 }
@@ -196,6 +221,7 @@ struct PcgOutcome {
     converged: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// CG on `(K + ridge I) X = B` (lower triangle of `K` stored without the ridge), preconditioned
 /// by the Cholesky factor `l`, all columns in lock step.
 fn pcg(
@@ -206,6 +232,7 @@ fn pcg(
     x0: Mat<f32>,
     tol: f64,
     max_iters: usize,
+    max_start_residual: f64,
 ) -> PcgOutcome {
     let par = default_par();
     let c = b.ncols();
@@ -220,12 +247,15 @@ fn pcg(
     let rel = |r: &Mat<f32>| -> Vec<f64> {
         col_dots(r.as_ref(), r.as_ref()).iter().zip(&bnorm).map(|(s, bn)| s.sqrt() / bn).collect()
     };
+    let e0 = rel(&r);
+    let worst0 = e0.iter().cloned().fold(0.0f64, f64::max);
+    if worst0 > max_start_residual {
+        return PcgOutcome { x, iterations: 0, relative_residual: worst0, converged: worst0 <= tol };
+    }
     let mut z = precond(&r);
     let mut p = z.clone();
     let mut rz = col_dots(r.as_ref(), z.as_ref());
-    let e0 = rel(&r);
     let mut active: Vec<bool> = e0.iter().map(|&e| e > tol).collect();
-    let worst0 = e0.iter().cloned().fold(0.0f64, f64::max);
     let mut iterations = 0;
     let mut hopeless = false;
     while active.iter().any(|&a| a) && iterations < max_iters && !hopeless {
@@ -326,7 +356,16 @@ impl KernelSolver for ReuseSolver {
             && w.ncols() == y.ncols()
             && w.is_all_finite()
         {
-            let out = pcg(k.as_ref(), ridge, l.as_ref(), b.as_ref(), to_f32(w), self.tol, self.budget(n));
+            let out = pcg(
+                k.as_ref(),
+                ridge,
+                l.as_ref(),
+                b.as_ref(),
+                to_f32(w),
+                self.tol,
+                self.budget(n),
+                self.max_start_residual,
+            );
             cg_iters = out.iterations;
             if out.converged && out.x.as_ref().is_all_finite() {
                 *guard = Some(State { factor: old_factor.expect("checked above"), spare: Some(k) });
@@ -348,7 +387,7 @@ impl KernelSolver for ReuseSolver {
             Some(m) => m,
             None => Mat::<f32>::zeros(n, n),
         };
-        check.copy_from(&k);
+        copy_lower(check.as_mut(), k.as_ref());
         for i in 0..n {
             k[(i, i)] += ridge;
         }
