@@ -153,7 +153,7 @@ fn iteration_bench(c: &mut Criterion) {
             kernels::matrix::kernel_lower_f32_prepared(&KernelSpec::laplace(10.0), &train, k.as_mut());
             (k, Mat::<f32>::from_fn(N, 1, |i, _| (i % 7) as f32 - 3.0))
         });
-        b.iter(|| kernels::reuse::sym_lower_matmul(k.as_ref(), black_box(v.as_ref()), 1e-3))
+        b.iter(|| kernels::reuse::sym_lower_matmul(k.as_ref(), black_box(v.as_ref()), 1e-3).unwrap())
     });
     group.finish();
     kernels::release_workspace();

@@ -30,10 +30,16 @@ fn validate_inputs(kernel: &dyn Kernel, metric: &Metric, x: MatRef<'_, f64>) -> 
 
 /// Transforms a block of inner products (rows = first arguments with squared norms `nx`, columns =
 /// second arguments with squared norms `nz`) into kernel values, in parallel over columns.
+/// Any view works: columns that are not contiguous go through a temporary copy.
 pub fn apply_values(kernel: &dyn Kernel, block: MatMut<'_, f64>, nx: &[f64], nz: &[f64]) {
-    block.par_col_iter_mut().enumerate().for_each(|(j, col)| {
-        let s = col.try_as_col_major_mut().expect("blocks are column-major").as_slice_mut();
-        kernel.values_col(s, nx, nz[j]);
+    block.par_col_iter_mut().enumerate().for_each(|(j, mut col)| {
+        if col.row_stride() != 1 {
+            let mut tmp: Vec<f64> = col.as_ref().iter().copied().collect();
+            kernel.values_col(&mut tmp, nx, nz[j]);
+            col.as_mut().iter_mut().zip(tmp).for_each(|(d, v)| *d = v);
+        } else if let Some(c) = col.try_as_col_major_mut() {
+            kernel.values_col(c.as_slice_mut(), nx, nz[j]);
+        }
     });
 }
 
@@ -292,6 +298,17 @@ mod tests {
             kernel_times(&k, &Metric::Diagonal(vec![1.0, 0.5, 2.0]), x.as_ref(), z.as_ref(), v.as_ref())
                 .unwrap();
         assert!((&want - &got).norm_max() < 1e-12);
+    }
+
+    #[test]
+    fn apply_values_on_a_strided_view() {
+        let k = KernelSpec::laplace(2.0);
+        let (nx, nz) = (vec![1.0, 2.0, 3.0], vec![0.5, 1.5]);
+        let mut contiguous = Mat::from_fn(3, 2, |i, j| 0.1 * (i + j) as f64);
+        let mut rows = contiguous.transpose().to_owned(); // 2 x 3; its transpose is a strided 3 x 2 view
+        apply_values(&k, contiguous.as_mut(), &nx, &nz);
+        apply_values(&k, rows.as_mut().transpose_mut(), &nx, &nz);
+        assert!((&contiguous - rows.transpose()).norm_max() < 1e-15);
     }
 
     #[test]

@@ -160,9 +160,29 @@ fn axpy_dot(col: &[f32], v: &[f32], xj: f32, y: &mut [f32]) -> f32 {
     s
 }
 
-/// `Y = A X` for a symmetric `A` of which only the lower triangle (with the diagonal) is stored,
-/// plus `shift * X`. One pass over the triangle, parallel over balanced column chunks.
-pub fn sym_lower_matmul(a: MatRef<'_, f32>, x: MatRef<'_, f32>, shift: f32) -> Mat<f32> {
+/// `Y = A X + shift X` for a symmetric `A` of which only the lower triangle (with the diagonal) is
+/// stored. One pass over the triangle, parallel over balanced column chunks. Views that are not
+/// column-major are copied first.
+///
+/// Errors: `A` not square, or `X` with a different number of rows.
+pub fn sym_lower_matmul(a: MatRef<'_, f32>, x: MatRef<'_, f32>, shift: f32) -> Result<Mat<f32>> {
+    if a.nrows() != a.ncols() || x.nrows() != a.nrows() {
+        return Err(linalg::LinalgError::ShapeMismatch {
+            context: "symmetric product A X".into(),
+            expected: format!("A square and X with {} rows", a.nrows()),
+            got: format!("A {} x {}, X {} x {}", a.nrows(), a.ncols(), x.nrows(), x.ncols()),
+        }
+        .into());
+    }
+    let contiguous = |m: MatRef<'_, f32>| (0..m.ncols()).all(|j| m.col(j).try_as_col_major().is_some());
+    if !contiguous(a) || !contiguous(x) {
+        return sym_lower_matmul(a.to_owned().as_ref(), x.to_owned().as_ref(), shift);
+    }
+    Ok(sym_lower_matmul_contiguous(a, x, shift))
+}
+
+/// [`sym_lower_matmul`] on column-major views of matching shapes.
+fn sym_lower_matmul_contiguous(a: MatRef<'_, f32>, x: MatRef<'_, f32>, shift: f32) -> Mat<f32> {
     let (n, c) = (a.nrows(), x.ncols());
     let threads = rayon::current_num_threads().max(1);
     let chunks = balanced_chunks(n, (4 * threads).min(n.max(1)));
@@ -238,7 +258,7 @@ fn pcg(
     let c = b.ncols();
     let bnorm: Vec<f64> = col_dots(b, b).into_iter().map(|v| v.sqrt().max(f64::MIN_POSITIVE)).collect();
     let mut x = x0;
-    let mut r = b - sym_lower_matmul(k, x.as_ref(), ridge);
+    let mut r = b - sym_lower_matmul_contiguous(k, x.as_ref(), ridge);
     let precond = |r: &Mat<f32>| {
         let mut z = r.clone();
         cholesky_solve_in_place(l, z.as_mut(), par);
@@ -260,7 +280,7 @@ fn pcg(
     let mut hopeless = false;
     while active.iter().any(|&a| a) && iterations < max_iters && !hopeless {
         iterations += 1;
-        let ap = sym_lower_matmul(k, p.as_ref(), ridge);
+        let ap = sym_lower_matmul_contiguous(k, p.as_ref(), ridge);
         let pap = col_dots(p.as_ref(), ap.as_ref());
         for j in 0..c {
             if !active[j] || pap[j] <= 0.0 {
@@ -301,7 +321,7 @@ fn pcg(
         }
     }
     // the true residual (the recursive one drifts)
-    let r_true = b - sym_lower_matmul(k, x.as_ref(), ridge);
+    let r_true = b - sym_lower_matmul_contiguous(k, x.as_ref(), ridge);
     let worst = rel(&r_true).into_iter().fold(0.0f64, f64::max);
     PcgOutcome { x, iterations, relative_residual: worst, converged: worst <= tol }
 }
@@ -329,12 +349,15 @@ impl KernelSolver for ReuseSolver {
         let n = system.train.x.nrows();
         check_same_rows("kernel system: targets vs inputs", system.train.x.as_ref(), y)?;
         check_nonnegative("ridge", system.ridge)?;
-        let direct = DirectSolver { precision: SolverPrecision::Auto };
+        // the DirectSolver does the small, ridgeless and f32-failed cases; it keeps no factor
+        let delegate = |precision: SolverPrecision| -> Result<(Mat<f64>, SolverReport)> {
+            let (a, mut rep) = DirectSolver { precision }.solve(system, y, warm_start)?;
+            rep.solver = self.name();
+            Ok((a, rep))
+        };
         if system.ridge == 0.0 || n < self.min_n.max(1) {
             self.release();
-            let (a, mut rep) = direct.solve(system, y, warm_start)?;
-            rep.solver = self.name();
-            return Ok((a, rep));
+            return delegate(SolverPrecision::Auto);
         }
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let state = guard.take().filter(|s| s.factor.nrows() == n);
@@ -367,8 +390,11 @@ impl KernelSolver for ReuseSolver {
                 self.max_start_residual,
             );
             cg_iters = out.iterations;
-            if out.converged && out.x.as_ref().is_all_finite() {
-                *guard = Some(State { factor: old_factor.expect("checked above"), spare: Some(k) });
+            if out.converged
+                && out.x.as_ref().is_all_finite()
+                && let Some(factor) = old_factor
+            {
+                *guard = Some(State { factor, spare: Some(k) });
                 return Ok((
                     to_f64(out.x.as_ref()),
                     SolverReport {
@@ -391,26 +417,19 @@ impl KernelSolver for ReuseSolver {
         for i in 0..n {
             k[(i, i)] += ridge;
         }
+        // f32 rounding can break positive definiteness or the solve: redo in f64 (the state was
+        // taken out of the guard above, so nothing is cached after this)
         if cholesky_in_place(k.as_mut(), default_par()).is_err() {
-            // f32 rounding broke positive definiteness: redo in f64
             drop(guard);
-            self.release();
-            let direct64 = DirectSolver { precision: SolverPrecision::Fixed(Precision::F64) };
-            let (a, mut rep) = direct64.solve(system, y, warm_start)?;
-            rep.solver = self.name();
-            return Ok((a, rep));
+            return delegate(SolverPrecision::Fixed(Precision::F64));
         }
         let mut x = b.clone();
         cholesky_solve_in_place(k.as_ref(), x.as_mut(), default_par());
         if !x.as_ref().is_all_finite() {
             drop(guard);
-            self.release();
-            let direct64 = DirectSolver { precision: SolverPrecision::Fixed(Precision::F64) };
-            let (a, mut rep) = direct64.solve(system, y, warm_start)?;
-            rep.solver = self.name();
-            return Ok((a, rep));
+            return delegate(SolverPrecision::Fixed(Precision::F64));
         }
-        let r = &b - sym_lower_matmul(check.as_ref(), x.as_ref(), ridge);
+        let r = &b - sym_lower_matmul_contiguous(check.as_ref(), x.as_ref(), ridge);
         let residual = (r.norm_l2() / b.norm_l2().max(f32::MIN_POSITIVE)) as f64;
         *guard = Some(State { factor: k, spare: Some(check) });
         Ok((
@@ -447,10 +466,24 @@ mod tests {
             let mut a = Mat::<f32>::from_fn(n, n, |i, j| if i >= j { g[(i, j)] as f32 } else { 0.0 });
             a[(0, 0)] += 1.0;
             let x = Mat::<f32>::from_fn(n, 3, |i, j| ((i * 3 + j) % 5) as f32 - 2.0);
-            let got = sym_lower_matmul(a.as_ref(), x.as_ref(), 0.5);
+            let got = sym_lower_matmul(a.as_ref(), x.as_ref(), 0.5).unwrap();
+            // a transposed (row-major) view of the same symmetric data gives the same product
+            let at = a.transpose().to_owned();
+            let got_t = sym_lower_matmul(at.transpose(), x.as_ref(), 0.5).unwrap();
+            assert!((&got - &got_t).norm_max() < 1e-5 * (1.0 + got.norm_max()));
             let want = &full_from_lower(a.as_ref()) * &x + &x * faer::Scale(0.5f32);
             assert!((&got - &want).norm_max() < 1e-4 * (1.0 + want.norm_max()), "n = {n}");
         }
+    }
+
+    #[test]
+    fn sym_lower_matmul_rejects_bad_shapes() {
+        let a = Mat::<f32>::zeros(3, 3);
+        assert!(sym_lower_matmul(a.as_ref(), Mat::<f32>::zeros(2, 1).as_ref(), 0.0).is_err());
+        assert!(
+            sym_lower_matmul(Mat::<f32>::zeros(3, 2).as_ref(), Mat::<f32>::zeros(3, 1).as_ref(), 0.0)
+                .is_err()
+        );
     }
 
     #[test]

@@ -222,10 +222,8 @@ pub fn kernel_regression_rows(
         .try_reduce(|| 0.0, |a, b| Ok(a + b))
 }
 
-/// `G = Yhat^T Yhat / d1` for a row-major `d1 x d2` prediction (symmetric, PSD up to round-off).
-///
-/// Errors: `pred.len() != d1 * d2` or `d1 = 0`.
-pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
+/// A row-major `d1 x d2` prediction buffer with `d1 >= 1`.
+fn check_prediction(pred: &[f64], d1: usize, d2: usize) -> Result<()> {
     if d1 == 0 || pred.len() != d1 * d2 {
         return Err(SparseRecoveryError::ShapeMismatch {
             context: "prediction buffer".into(),
@@ -233,6 +231,14 @@ pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
             got: format!("{} entries", pred.len()),
         });
     }
+    Ok(())
+}
+
+/// `G = Yhat^T Yhat / d1` for a row-major `d1 x d2` prediction (symmetric, PSD up to round-off).
+///
+/// Errors: `pred.len() != d1 * d2` or `d1 = 0`.
+pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
+    check_prediction(pred, d1, d2)?;
     let y = MatRef::from_row_major_slice(pred, d1, d2);
     Ok(gram(y, 1.0 / d1 as f64))
 }
@@ -241,13 +247,7 @@ pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
 ///
 /// Errors: as [`agop_rows`].
 pub fn agop_rows_f32(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
-    if d1 == 0 || pred.len() != d1 * d2 {
-        return Err(SparseRecoveryError::ShapeMismatch {
-            context: "prediction buffer".into(),
-            expected: format!("{} entries ({d1} x {d2}, d1 >= 1)", d1 * d2),
-            got: format!("{} entries", pred.len()),
-        });
-    }
+    check_prediction(pred, d1, d2)?;
     // the row-major prediction is the column-major Y^T (d2 x d1): read it contiguously
     let yt = Mat::<f32>::from_fn(d2, d1, |j, i| pred[i * d2 + j] as f32);
     let mut g32 = Mat::<f32>::zeros(d2, d2);
