@@ -83,7 +83,7 @@ fn kernel_matrix_bench(c: &mut Criterion) {
             let x = gaussian_inputs(NB, DB, SEED.wrapping_add(7));
             (Prepared::new(x.as_ref(), &Metric::Euclidean), Mat::<f32>::zeros(NB, NB))
         });
-        b.iter(|| kernel_lower_f32_prepared(&big_kernel, black_box(p), out.as_mut()))
+        b.iter(|| kernel_lower_f32_prepared(&big_kernel, black_box(p), out.as_mut()).unwrap())
     });
     drop(big);
     group.finish();

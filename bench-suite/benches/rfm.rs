@@ -150,7 +150,8 @@ fn iteration_bench(c: &mut Criterion) {
             let d = data.get_or_insert_with(|| multi_index_prod(N, 100, SEED));
             let train = Prepared::new(d.x.as_ref(), &Metric::Euclidean);
             let mut k = Mat::<f32>::zeros(N, N);
-            kernels::matrix::kernel_lower_f32_prepared(&KernelSpec::laplace(10.0), &train, k.as_mut());
+            kernels::matrix::kernel_lower_f32_prepared(&KernelSpec::laplace(10.0), &train, k.as_mut())
+                .unwrap();
             (k, Mat::<f32>::from_fn(N, 1, |i, _| (i % 7) as f32 - 3.0))
         });
         b.iter(|| kernels::reuse::sym_lower_matmul(k.as_ref(), black_box(v.as_ref()), 1e-3).unwrap())

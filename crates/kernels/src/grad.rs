@@ -12,6 +12,7 @@
 //! The [`GradientParts`] layout is class-major: rows `j * b .. (j + 1) * b` of `h` hold output `j`
 //! at the `b` evaluation points. Multiply by `M` (see [`GradientParts::to_gradients`]) to get the
 //! gradients; the AGOP code in `rfm` works in `h` space and applies `M` once at the end.
+use crate::error::{KernelError, Result};
 use crate::kernel::{GradStructure, Kernel};
 use crate::metric::{Metric, Prepared};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -123,17 +124,24 @@ impl<'a> GradientContext<'a> {
     }
 
     /// The `h` vectors at the evaluation points `eval` (prepared in the same metric).
-    pub fn parts(&self, eval: &Prepared) -> GradientParts {
+    ///
+    /// Errors: `eval` has a different dimension than the training inputs.
+    pub fn parts(&self, eval: &Prepared) -> Result<GradientParts> {
         self.parts_rows(eval.x.as_ref(), eval.xm.as_ref(), &eval.sq_norms)
     }
 
     /// The `h` vectors at evaluation points given as raw rows `ex`, `ex M` rows `exm` and squared
     /// norms `enx`.
-    pub fn parts_rows(&self, ex: MatRef<'_, f64>, exm: MatRef<'_, f64>, enx: &[f64]) -> GradientParts {
+    pub fn parts_rows(
+        &self,
+        ex: MatRef<'_, f64>,
+        exm: MatRef<'_, f64>,
+        enx: &[f64],
+    ) -> Result<GradientParts> {
         let b = ex.nrows();
         let mut h = Mat::<f64>::zeros(self.alpha.ncols() * b, self.train.x.ncols());
-        self.parts_rows_into(ex, exm, enx, h.as_mut());
-        GradientParts { h, n_eval: b, n_outputs: self.alpha.ncols() }
+        self.parts_rows_into(ex, exm, enx, h.as_mut())?;
+        Ok(GradientParts { h, n_eval: b, n_outputs: self.alpha.ncols() })
     }
 
     /// Like [`GradientContext::parts_rows`], writing the class-major `h` block into `h`
@@ -144,12 +152,39 @@ impl<'a> GradientContext<'a> {
         exm: MatRef<'_, f64>,
         enx: &[f64],
         mut h: MatMut<'_, f64>,
-    ) {
+    ) -> Result<()> {
         let b = ex.nrows();
         let n = self.train.x.nrows();
         let d = self.train.x.ncols();
         let c = self.alpha.ncols();
-        assert!(h.nrows() == c * b && h.ncols() == d, "h buffer has the wrong shape");
+        if ex.ncols() != d || exm.nrows() != b || exm.ncols() != d || enx.len() != b {
+            return Err(shape_error(
+                "gradient evaluation points",
+                format!("{b} x {d} points, their metric images and {b} squared norms"),
+                format!(
+                    "{} x {}, {} x {}, {} norms",
+                    ex.nrows(),
+                    ex.ncols(),
+                    exm.nrows(),
+                    exm.ncols(),
+                    enx.len()
+                ),
+            ));
+        }
+        if h.nrows() != c * b || h.ncols() != d {
+            return Err(shape_error(
+                "gradient buffer h",
+                format!("{} x {d}", c * b),
+                format!("{} x {}", h.nrows(), h.ncols()),
+            ));
+        }
+        if h.row_stride() != 1 {
+            // the passes below work on contiguous columns: compute into a fresh buffer
+            let mut tmp = Mat::<f64>::zeros(c * b, d);
+            self.parts_rows_into(ex, exm, enx, tmp.as_mut())?;
+            h.copy_from(&tmp);
+            return Ok(());
+        }
         let par = default_par();
         // inner products <x_s, x_i>_M : b x n
         let mut ip = Mat::<f64>::zeros(b, n);
@@ -280,7 +315,12 @@ impl<'a> GradientContext<'a> {
                 }
             });
         }
+        Ok(())
     }
+}
+
+fn shape_error(context: &str, expected: String, got: String) -> KernelError {
+    linalg::LinalgError::ShapeMismatch { context: context.into(), expected, got }.into()
 }
 
 #[cfg(test)]
@@ -342,7 +382,7 @@ mod tests {
             let ev = Prepared::new(x.as_ref(), metric);
             for k in &kernels {
                 let ctx = GradientContext::new(k, &tr, alpha.as_ref());
-                let got = ctx.parts(&ev).to_gradients(metric);
+                let got = ctx.parts(&ev).unwrap().to_gradients(metric);
                 let want = predictor_fd(k, metric, &xt, &alpha, &x);
                 for j in 0..2 {
                     let err = (&got[j] - &want[j]).norm_max() / (1.0 + want[j].norm_max());
@@ -368,10 +408,28 @@ mod tests {
             let sparse = GradientContext::new(&k, &tr, alpha.as_ref());
             assert!(sparse.is_sparse() || n * 2 * p > 0);
             let dense = GradientContext::new(&k, &tr, alpha.as_ref()).dense_only();
-            let a = sparse.parts(&tr).h;
-            let b = dense.parts(&tr).h;
+            let a = sparse.parts(&tr).unwrap().h;
+            let b = dense.parts(&tr).unwrap().h;
             assert!((&a - &b).norm_max() < 1e-10 * (1.0 + b.norm_max()));
         }
+    }
+
+    #[test]
+    fn parts_check_shapes_and_accept_strided_buffers() {
+        let x = gaussian_mat(20, 3, 1);
+        let alpha = gaussian_mat(20, 2, 2);
+        let k = KernelSpec::laplace(2.0);
+        let train = Prepared::new(x.as_ref(), &Metric::Euclidean);
+        let ctx = GradientContext::new(&k, &train, alpha.as_ref());
+        let wrong = Prepared::new(gaussian_mat(4, 2, 3).as_ref(), &Metric::Euclidean);
+        assert!(ctx.parts(&wrong).is_err());
+        let ev = Prepared::new(gaussian_mat(4, 3, 4).as_ref(), &Metric::Euclidean);
+        let (ex, exm) = (ev.x.as_ref(), ev.xm.as_ref());
+        assert!(ctx.parts_rows_into(ex, exm, &ev.sq_norms, Mat::<f64>::zeros(7, 3).as_mut()).is_err());
+        let want = ctx.parts(&ev).unwrap().h;
+        let mut t = Mat::<f64>::zeros(3, 8);
+        ctx.parts_rows_into(ex, exm, &ev.sq_norms, t.as_mut().transpose_mut()).unwrap();
+        assert!((&want - t.transpose()).norm_max() < 1e-14);
     }
 
     #[test]
@@ -382,7 +440,7 @@ mod tests {
         let k = KernelSpec::laplace(1.5);
         let tr = Prepared::new(xt.as_ref(), &Metric::Euclidean);
         let ctx = GradientContext::new(&k, &tr, alpha.as_ref());
-        let g = ctx.parts(&tr).to_gradients(&Metric::Euclidean);
+        let g = ctx.parts(&tr).unwrap().to_gradients(&Metric::Euclidean);
         let s = 4;
         let mut xt_wo = Mat::<f64>::zeros(11, 3);
         let mut a_wo = Mat::<f64>::zeros(11, 1);

@@ -127,9 +127,29 @@ const PANEL: usize = 256;
 /// (`n x n`; its strict upper triangle is not touched). Inner products and kernel values are computed
 /// in `f64`, panel by panel, so no `n x n` `f64` matrix is ever formed: memory is the `f32` output
 /// plus one `n x 256` `f64` panel.
-pub fn kernel_lower_f32_prepared(kernel: &dyn Kernel, p: &Prepared, mut out: MatMut<'_, f32>) {
+///
+/// Errors: `out` is not `n x n`.
+pub fn kernel_lower_f32_prepared(kernel: &dyn Kernel, p: &Prepared, mut out: MatMut<'_, f32>) -> Result<()> {
     let n = p.x.nrows();
-    assert!(out.nrows() == n && out.ncols() == n, "output must be n x n");
+    if out.nrows() != n || out.ncols() != n {
+        return Err(linalg::LinalgError::ShapeMismatch {
+            context: "f32 kernel matrix output".into(),
+            expected: format!("{n} x {n}"),
+            got: format!("{} x {}", out.nrows(), out.ncols()),
+        }
+        .into());
+    }
+    if out.row_stride() != 1 {
+        // the panels below write contiguous columns: fill a fresh matrix, copy its lower triangle
+        let mut tmp = Mat::<f32>::zeros(n, n);
+        kernel_lower_f32_prepared(kernel, p, tmp.as_mut())?;
+        for j in 0..n {
+            for i in j..n {
+                out[(i, j)] = tmp[(i, j)];
+            }
+        }
+        return Ok(());
+    }
     let mut panel = Mat::<f64>::zeros(n, PANEL.min(n.max(1)));
     let mut j0 = 0;
     while j0 < n {
@@ -159,6 +179,7 @@ pub fn kernel_lower_f32_prepared(kernel: &dyn Kernel, p: &Prepared, mut out: Mat
         );
         j0 += w;
     }
+    Ok(())
 }
 
 /// Copies the strict lower triangle into the upper triangle (blocked for cache efficiency).
@@ -309,6 +330,23 @@ mod tests {
         apply_values(&k, contiguous.as_mut(), &nx, &nz);
         apply_values(&k, rows.as_mut().transpose_mut(), &nx, &nz);
         assert!((&contiguous - rows.transpose()).norm_max() < 1e-15);
+    }
+
+    #[test]
+    fn f32_lower_rejects_wrong_shape_and_fills_strided_views() {
+        let x = gaussian_mat(9, 3, 2);
+        let p = Prepared::new(x.as_ref(), &Metric::Euclidean);
+        let k = KernelSpec::laplace(2.0);
+        assert!(kernel_lower_f32_prepared(&k, &p, Mat::<f32>::zeros(8, 9).as_mut()).is_err());
+        let mut direct = Mat::<f32>::zeros(9, 9);
+        kernel_lower_f32_prepared(&k, &p, direct.as_mut()).unwrap();
+        let mut rows = Mat::<f32>::zeros(9, 9);
+        kernel_lower_f32_prepared(&k, &p, rows.as_mut().transpose_mut()).unwrap();
+        for j in 0..9 {
+            for i in j..9 {
+                assert_eq!(direct[(i, j)], rows[(j, i)]);
+            }
+        }
     }
 
     #[test]

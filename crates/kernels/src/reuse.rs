@@ -369,7 +369,7 @@ impl KernelSolver for ReuseSolver {
             Some(m) if m.nrows() == n => m,
             _ => Mat::<f32>::zeros(n, n),
         };
-        kernel_lower_f32_prepared(system.kernel, system.train, k.as_mut());
+        kernel_lower_f32_prepared(system.kernel, system.train, k.as_mut())?;
         let ridge = system.ridge as f32;
         let b = to_f32(y);
         // 1. CG preconditioned by the previous factor, from the previous solution

@@ -131,7 +131,10 @@ impl DirectSolver {
         let n = system.train.x.nrows();
         let par = default_par();
         let mut k = take_workspace(n);
-        kernel_lower_f32_prepared(system.kernel, system.train, k.as_mut());
+        if kernel_lower_f32_prepared(system.kernel, system.train, k.as_mut()).is_err() {
+            give_back_workspace(k);
+            return None;
+        }
         let ridge = system.ridge as f32;
         for i in 0..n {
             k[(i, i)] += ridge;
@@ -390,7 +393,7 @@ impl KernelModel {
         let train = self.prepared();
         let ctx = GradientContext::new(&self.kernel, &train, self.alpha.as_ref());
         let eval = Prepared::new(x, &self.metric);
-        Ok(ctx.parts(&eval).to_gradients(&self.metric))
+        Ok(ctx.parts(&eval)?.to_gradients(&self.metric))
     }
 }
 

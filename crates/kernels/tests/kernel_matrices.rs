@@ -296,7 +296,7 @@ fn check_lower_variants(kind: Kind, l: f64, met: &Metric, x: MatRef<'_, f64>) {
     let low = kernel_matrix_sym(&k, met, x, Triangle::Lower).unwrap();
     let floor = 1e-15 * (1.0 + full.norm_max());
     let mut low32 = Mat::<f32>::from_fn(n, n, |_, _| 7.5);
-    kernel_lower_f32_prepared(&k, &Prepared::new(x, met), low32.as_mut());
+    kernel_lower_f32_prepared(&k, &Prepared::new(x, met), low32.as_mut()).unwrap();
     for j in 0..n {
         for i in 0..n {
             if i >= j {

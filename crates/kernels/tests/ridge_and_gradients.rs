@@ -185,19 +185,21 @@ fn sparse_gradient_path_equals_dense_path() {
             assert!(sparse.is_sparse());
             let dense = GradientContext::new(&k, &train, alpha.as_ref()).dense_only();
             assert!(!dense.is_sparse());
-            let hs = sparse.parts(&eval);
-            let hd = dense.parts(&eval);
+            let hs = sparse.parts(&eval).unwrap();
+            let hd = dense.parts(&eval).unwrap();
             assert_eq!((hs.n_eval, hs.n_outputs), (60, c));
             assert!(rel(hs.h.as_ref(), hd.h.as_ref()) < 1e-12, "{} metric {which}", k.name());
             // a reused buffer, in two batches
             let mut buf = Mat::<f64>::from_fn(c * 30, d, |_, _| f64::NAN);
             for start in [0, 30] {
-                sparse.parts_rows_into(
-                    eval.x.as_ref().subrows(start, 30),
-                    eval.xm.as_ref().subrows(start, 30),
-                    &eval.sq_norms[start..start + 30],
-                    buf.as_mut(),
-                );
+                sparse
+                    .parts_rows_into(
+                        eval.x.as_ref().subrows(start, 30),
+                        eval.xm.as_ref().subrows(start, 30),
+                        &eval.sq_norms[start..start + 30],
+                        buf.as_mut(),
+                    )
+                    .unwrap();
                 for j in 0..c {
                     let want = hd.output(j).subrows(start, 30);
                     let got = buf.as_ref().subrows(j * 30, 30);

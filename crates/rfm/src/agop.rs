@@ -269,7 +269,7 @@ pub fn kernel_agop(
             eval.xm.as_ref().subrows(start, len),
             &eval.sq_norms[start..start + len],
             h.as_mut(),
-        );
+        )?;
         acc.add_class_major(h.as_ref(), len);
         start += len;
     }
