@@ -47,6 +47,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod clutter;
 pub mod corpus;
 mod dataset;
 mod encode;
@@ -58,6 +59,7 @@ mod preprocess;
 mod sha256;
 pub mod synthetic;
 
+pub use clutter::{ClutterParams, digits_on_clutter};
 pub use dataset::Dataset;
 pub use encode::{labels_from_values, one_hot, signed_one_hot};
 pub use error::{DatasetError, Result};

@@ -9,7 +9,8 @@
 //!   The fixed patch kernel (`M = I`, iteration 0) against ConvRFM after a few updates.
 //! * Images: an MNIST-10k subset, the same images with `N(0, 0.5^2)` pixel noise (the spec's "noisy
 //!   MNIST" local-signal task) and, with `--fashion`, Fashion-MNIST: fixed patch kernel against
-//!   ConvRFM; the top eigenvectors of the learned `M` rendered as `q x q` filters.
+//!   ConvRFM; the top eigenvectors of the learned `M` rendered as `q x q` filters. With `--clutter`,
+//!   also the MNIST digits on seeded dead-leaves clutter (an SVHN-like diagnostic, see below).
 //!
 //! Accuracies are those of the last iteration (no selection on the test set).
 //!
@@ -41,38 +42,77 @@
 //! is dominated by a blur (ink-presence) direction; at `5 x 5` oriented derivative filters dominate
 //! the top of the spectrum, although one blur direction remains among the top eigenvectors.
 //!
-//! The edge-detector claim, and how faithful it is (measured, seed 6 unless stated). The paper's
-//! edge-detector figure is ConvRFM on SVHN (`CRFM_SVHN` notebook): colour 32 x 32 images with raw
-//! pixels in [0, 1] (no patch normalisation, no centring of patches or of the AGOP), 3 x 3 patches
-//! without padding, the depth-3 CNTK of a ReLU CNN as base kernel, `K` divided by its largest entry
-//! and ridge `1e-5`, 5 fits, the AGOP on 20 training images, patches multiplied by
-//! `AGOP^{1/2} / ||.||_F` (metric `AGOP`), and the top eigenvectors shown as images (judged by
-//! eye). SVHN (or any natural-image set) is not among the data sets on this machine, so the claim
-//! is tested on MNIST with those settings (ridge 1e-5 relative to the largest kernel entry, AGOP on
-//! 20 images, 4 updates, metric `AGOP`: the defaults) and 5 x 5 patches:
+//! The edge-detector claim, and how faithful it is. The paper's edge-detector figure is ConvRFM on
+//! SVHN (`CRFM_SVHN` notebook): colour 32 x 32 images with raw pixels in [0, 1] (no patch
+//! normalisation, no centring of patches or of the AGOP), 3 x 3 patches without padding, the
+//! depth-3 CNTK of a ReLU CNN as base kernel, `K` divided by its largest entry and ridge `1e-5`, 5
+//! fits, the AGOP on 20 training images, patches multiplied by `AGOP^{1/2} / ||.||_F` (metric
+//! `AGOP`), and the top eigenvectors shown as images (judged by eye). SVHN (or any natural-image
+//! set) is not among the data sets on this machine, so the claim is tested on MNIST with those
+//! settings (the defaults) and 5 x 5 patches. Measured at the defaults (`|sum| / l1` of the top 6;
+//! edge scores where recorded):
 //!
-//! * seed 6: `|sum| / l1` 0.038, 1.000, 0.012, 0.023, 0.386, 0.078 (PASS, 4 of 6); edge scores
-//!   0.75, 0.12, 0.08, 0.72, 0.08, 0.70: three oriented derivative filters, a saddle / corner
-//!   filter, a horizontal bar (line) detector, and the brightness (all-positive) filter second;
-//! * seed 1: 1.000, 0.550, 0.123, 0.143, 0.288, 0.122 (FAIL: the brightness filter is the top one);
-//! * seed 0 (the default): 0.196, 0.810, 0.973, 0.167, 0.316, 0.061 (FAIL: 3 of 6 zero-mean).
+//! | seed | `abs(sum) / l1` | edge scores | result |
+//! |---|---|---|---|
+//! | 0 | 0.196, 0.810, 0.973, 0.167, 0.316, 0.061 | 0.71, 0.21, 0.07, 0.62, 0.27, 0.74 | FAIL (3 of 6) |
+//! | 1 | 1.000, 0.550, 0.123, 0.143, 0.288, 0.122 | | FAIL (brightness filter first) |
+//! | 2 | 0.107, 1.000, 0.296, 0.170, 0.339, 0.068 | 0.77, 0.11, 0.19, 0.75, 0.19, 0.62 | FAIL (3 of 6) |
+//! | 3 | 0.205, 0.414, 1.000, 0.238, 0.289, 0.097 | 0.43, 0.61, 0.14, 0.63, 0.08, 0.72 | FAIL (3 of 6) |
+//! | 6 | 0.038, 1.000, 0.012, 0.023, 0.386, 0.078 | 0.75, 0.12, 0.08, 0.72, 0.08, 0.70 | PASS (4 of 6) |
 //!
-//! So the pass at seed 6 is narrow: a brightness filter stays among the top two at both seeds,
-//! and the third filter's `|sum| / l1` moves across the 0.25 line with the settings. Before this
-//! change (ridge 1e-3, AGOP on 200 images, 3 updates) seed 6 gave 0.001, 1.000, 0.282, 0.026,
-//! 0.396, 0.071 (3 of 6, FAIL) with visually the same filters, and seed 1 1.000, 0.403, 0.214,
-//! 0.131, 0.337, 0.139. Other settings tried on MNIST, none of which removes the brightness filter:
+//! So the claim passes at seed 6 (the acceptance check's seed) and fails at the other seeds
+//! measured: on MNIST a brightness (all-positive, ink-presence) filter is always among the top two,
+//! and the count of zero-mean filters among the top 6 moves across 4 with the seed. The oriented
+//! derivative filters are there at every seed (edge scores 0.6-0.8), next to a saddle / corner
+//! filter and a line detector. Settings tried on MNIST (before the current defaults unless stated),
+//! none of which removes the brightness filter: ridge 1e-3 with the AGOP on 200 images and 3
+//! updates (seed 6: 0.001, 1.000, 0.282, 0.026, 0.396, 0.071); `--power 0.5` (0.122, 1.000, 0.368,
+//! 0.044, 0.423, 0.132); `--image-kernel ntk-relu` (the patch kernel of the reference's CNTK at
+//! depth 1, homogeneous, no bandwidth; about ten times slower), `n = 300`: 1.000, 0.039, 0.040,
+//! 0.005, 0.037, 0.088; `--mixed-polarity` (half of the images inverted, `x -> 1 - x`): the
+//! brightness filter becomes the top one (1.000, 0.058, 0.268, 0.064, 0.303, 0.047).
 //!
-//! * `--power 0.5` with ridge 1e-5, 20 AGOP images, 4 updates: 0.122, 1.000, 0.368, 0.044, 0.423,
-//!   0.132;
-//! * `--image-kernel ntk-relu` (the patch kernel of the reference's CNTK at depth 1, homogeneous,
-//!   no bandwidth), `n = 300`, `--power 0.5`, ridge 1e-3, 200 AGOP images: 1.000, 0.039, 0.040,
-//!   0.005, 0.037, 0.088; accuracy 0.820 -> 0.830; about ten times slower than the Laplace kernel
-//!   (an `acos` per patch pair), so not the default;
-//! * `--mixed-polarity` (half of the images inverted, `x -> 1 - x`, as SVHN mixes light-on-dark
-//!   and dark-on-light digits; old defaults): the brightness filter becomes the top one (1.000,
-//!   0.058, 0.268, 0.064, 0.303, 0.047; edge scores 0.07, 0.77, 0.13, 0.78, 0.07, 0.68), so "MNIST
-//!   ink is always bright" does not explain it.
+//! SVHN-like stand-in (`--clutter`, a diagnostic, not a claim): the MNIST digits composited on
+//! seeded dead-leaves clutter ([`datasets::clutter`]), light or dark (a fair coin) on a background
+//! of random brightness, so that absolute brightness carries no label information. On
+//! natural-image-like clutter the brightness filter is *more* dominant, not less (seed 0, `n =
+//! 500`, eigenvalues of `M` relative to the largest in brackets):
+//!
+//! * the classic scale-invariant dead leaves (40 leaves of radius 1.5-14, intensities uniform in
+//!   [0, 1], ink contrast >= 0.25; [`datasets::ClutterParams::default`]): brightness filter first
+//!   (1.00, 0.21, 0.16), then two oriented derivative filters (edge scores 0.99, 0.99); ConvRFM's
+//!   accuracy falls over the updates (0.28 -> 0.23); with 10 large leaves (radius 4-20) the gap is
+//!   1.00 vs 0.06, and with a uniform background of random brightness 1.00 vs 0.01; neither
+//!   `--ridge 1e-2` / `1e-1` nor `--power 0.5` (1.00, 0.79, 0.72) moves it from the top, the
+//!   Gaussian kernel fits at chance level, and `ntk-relu` (`n = 300`) gives 1.00, 0.00, 0.00;
+//! * 3 x 3 patches (the reference's SVHN size), `n = 1000`, the clutter below: brightness first
+//!   again (seed 1: 1.00, 0.60, 0.36), and the accuracy falls over the updates (0.81 -> 0.75).
+//!
+//! The reason: the Laplace patch gradient is a weighted sum of unit vectors `(x_u - z_ju) /
+//! ||x_u - z_ju||_M`, so the AGOP follows the directions in which patches differ most, and with a
+//! random brightness that is the patch mean, whatever the labels. The brightness filter drops
+//! below the edge filters only when the brightness varies little against the edge content: the `--clutter` setting (`CLUTTER`:
+//! a fine texture of 150 leaves of radius 0.7-3 whose intensities span 0.25 around a random level,
+//! ink at least 0.5 lighter or darker), where ConvRFM also gains 4-5 points (`n = 1000`):
+//!
+//! | seed | accuracy | `abs(sum) / l1` | edge scores | eigenvalues | rule |
+//! |---|---|---|---|---|---|
+//! | 0 | 0.848 -> 0.888 | 0.087, 0.046, 0.994, 0.398, 0.201, 0.373 | 0.99, 0.99, 0.11, 0.06, 0.02, 0.05 | 1.00, 0.65, 0.19, 0.07, 0.01, 0.00 | fail (3 of 6) |
+//! | 1 | 0.860 -> 0.896 | 0.012, 0.048, 0.983, 0.420, 0.306, 0.282 | 1.00, 0.99, 0.06, 0.05, 0.01, 0.02 | 1.00, 0.74, 0.21, 0.06, 0.01, 0.00 | fail (2 of 6) |
+//! | 2 | 0.834 -> 0.888 | 0.022, 0.003, 1.000, 0.221, 0.162, 0.435 | 1.00, 1.00, 0.02, 0.03, 0.04, 0.01 | 1.00, 0.82, 0.20, 0.04, 0.02, 0.01 | pass (4 of 6) |
+//! | 3 | 0.870 -> 0.895 | 0.172, 0.011, 1.000, 0.234, 0.035, 0.422 | 0.98, 0.99, 0.17, 0.07, 0.04, 0.02 | 1.00, 0.83, 0.38, 0.10, 0.01, 0.01 | pass (4 of 6) |
+//! | 6 | 0.816 -> 0.866 | 0.056, 0.027, 1.000, 0.039, 0.246, 0.413 | 0.99, 1.00, 0.05, 0.03, 0.04, 0.04 | 1.00, 0.71, 0.26, 0.06, 0.01, 0.01 | pass (4 of 6) |
+//!
+//! There the top two eigenvectors are a horizontal and a vertical first-derivative (edge) filter
+//! at every seed (edge scores 0.99-1.00), the brightness blob is third (eigenvalue 0.19-0.38 of
+//! the top), and after 4 updates the spectrum is nearly rank 3: eigenvectors 4-6 (eigenvalues
+//! under 7% of the top) are saddle and line (second-derivative) filters whose `|sum| / l1`
+//! (0.01-0.44) straddles the 0.25 line, so the "4 of 6" half of the rule passes at seeds 2, 3 and
+//! 6 and fails at seeds 0 and 1. The AGOP on 100 images instead of 20 changes nothing (seed 0:
+//! 0.006, 0.015, 1.000, 0.374, 0.229, 0.350). So on the SVHN-like data the top eigenvector is an
+//! edge filter at every seed measured, and the rule as a whole holds at 3 of 5 seeds against 1 of 5
+//! on MNIST; the claim has not been moved there (yet): it is not robust either, and the extra task
+//! costs about 55 s of CPU time (a default run takes about 100 s of CPU, 155 s with `--clutter`).
 //!
 //! Centring the patches (or the AGOP) would remove the brightness direction by construction; the
 //! reference does neither, so neither is done here.
@@ -86,6 +126,20 @@ use rfm::conv::{ConvRfmParams, Padding, PatchSpec, filter_dc_ratio, filter_edge_
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// The clutter of the `--clutter` diagnostic: a fine dead-leaves texture (150 leaves of radius
+/// 0.7 to 3 pixels) whose intensities span 0.25 around a random brightness level, and ink at least
+/// 0.5 lighter or darker than the background under it (a fair coin). Chosen, among the settings
+/// in the module docs, as one where the edge filters rank above the brightness filter and ConvRFM's
+/// accuracy rises over the updates (tuned on seeds 0-3; the clutter is a diagnostic, not a claim).
+const CLUTTER: datasets::ClutterParams = datasets::ClutterParams {
+    leaves: 150,
+    min_radius: 0.7,
+    max_radius: 3.0,
+    leaf_contrast: 0.25,
+    min_contrast: 0.5,
+    noise: 0.0,
+};
 
 /// Command-line arguments of the `conv-rfm` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
@@ -138,6 +192,11 @@ pub struct ConvRfmArgs {
     /// so that brightness no longer tells ink from background (as in SVHN); reported as a note.
     #[arg(long)]
     pub mixed_polarity: bool,
+    /// Diagnostic: also run the MNIST digits composited on seeded dead-leaves clutter, light or dark
+    /// on a textured background of random brightness (an SVHN-like stand-in, see the module docs;
+    /// adds about a minute); its filters are reported as a note.
+    #[arg(long)]
+    pub clutter: bool,
     /// Skip the MNIST / Fashion-MNIST experiments (Star task only).
     #[arg(long)]
     pub star_only: bool,
@@ -180,6 +239,8 @@ pub struct ConvConfig {
     pub star_only: bool,
     /// Also run the mixed-polarity MNIST diagnostic.
     pub mixed_polarity: bool,
+    /// Also run the digits-on-clutter diagnostic.
+    pub clutter: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -230,6 +291,7 @@ impl ConvRfmArgs {
             fashion: self.fashion,
             star_only: self.star_only,
             mixed_polarity: self.mixed_polarity,
+            clutter: self.clutter,
             seed: common.seed,
         })
     }
@@ -370,6 +432,21 @@ fn image_sets(cfg: &ConvConfig, fashion: bool) -> anyhow::Result<(Dataset, Datas
     }
 }
 
+/// The first `k` images of `data` (`side x side`) side by side, one-pixel gaps.
+fn sample_grid(data: &Dataset, side: usize, k: usize) -> anyhow::Result<Grid> {
+    let k = k.min(data.n());
+    let cols = k * (side + 1) - 1;
+    let mut g = vec![0.0; side * cols];
+    for t in 0..k {
+        for a in 0..side {
+            for b in 0..side {
+                g[a * cols + t * (side + 1) + b] = data.x[(t, a * side + b)];
+            }
+        }
+    }
+    Grid::new(side, cols, g)
+}
+
 /// The images of `data` plus independent `N(0, sigma^2)` pixel noise (seeded).
 fn add_noise(data: &Dataset, sigma: f64, seed: u64) -> anyhow::Result<Dataset> {
     let noise = linalg::random::gaussian_mat(data.n(), data.d(), seed);
@@ -394,7 +471,14 @@ fn filter_stats(metric: &Mat<f64>, k: usize) -> String {
     let dc: Vec<String> = top.iter().map(|(_, v)| format!("{:.3}", filter_dc_ratio(v))).collect();
     let edge: Vec<String> =
         top.iter().map(|(_, v)| format!("{:.2}", filter_edge_score(v).unwrap_or(f64::NAN))).collect();
-    format!("|sum| / l1 {}; edge scores {}", dc.join(", "), edge.join(", "))
+    let top_value = top.first().map_or(1.0, |(l, _)| *l);
+    let ev: Vec<String> = top.iter().map(|(l, _)| format!("{:.2}", l / top_value)).collect();
+    format!(
+        "|sum| / l1 {}; edge scores {}; eigenvalues / largest {}",
+        dc.join(", "),
+        edge.join(", "),
+        ev.join(", ")
+    )
 }
 
 /// Runs the experiment and writes the report.
@@ -412,6 +496,7 @@ pub fn run(args: &ConvRfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
     if !cfg.star_only {
         let (tr, te) = image_sets(&cfg, false)?;
         images.push(("mnist", run_task(&mut report, &cfg, cfg.image_kernel, "mnist", image_spec, &tr, &te)?));
+        report.note(format!("MNIST: top 6 filters {}", filter_stats(&images[0].1.final_metric, 6)));
         let (ntr, nte) = (
             add_noise(&tr, cfg.image_noise, cfg.seed ^ 0x6e6f)?,
             add_noise(&te, cfg.image_noise, cfg.seed ^ 0x7465)?,
@@ -436,6 +521,19 @@ pub fn run(args: &ConvRfmArgs, common: &CommonArgs) -> anyhow::Result<ExitCode> 
                 filter_stats(&res.final_metric, 6)
             ));
             images.push(("mixed-polarity-mnist", res));
+        }
+        if cfg.clutter {
+            let (ctr, cte) = (
+                datasets::digits_on_clutter(&tr, 28, 28, &CLUTTER, cfg.seed ^ 0x636c)?,
+                datasets::digits_on_clutter(&te, 28, 28, &CLUTTER, cfg.seed ^ 0x7574)?,
+            );
+            report.heatmap("samples_clutter-mnist.png", sample_grid(&ctr, 28, 8)?, "", Colormap::Auto);
+            let res = run_task(&mut report, &cfg, cfg.image_kernel, "clutter-mnist", image_spec, &ctr, &cte)?;
+            report.note(format!(
+                "diagnostic, MNIST digits on dead-leaves clutter (both polarities, random brightness): top 6 filters {}",
+                filter_stats(&res.final_metric, 6)
+            ));
+            images.push(("clutter-mnist", res));
         }
         if cfg.fashion {
             match image_sets(&cfg, true) {
