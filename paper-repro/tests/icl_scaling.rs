@@ -36,7 +36,7 @@ fn icl_scaling_quick_passes_its_claims() {
             .unwrap()
     };
     // psi has no parameters: the same error for every T, and it improves with n
-    let psi = "psi (l1-linear attn)";
+    let psi = "psi (l1 attn)";
     assert_eq!(get(psi, "16", 4), get(psi, "inf", 4));
     assert!(get(psi, "inf", 16) < get(psi, "inf", 4));
     // least squares is exact on noiseless linear regression with n >= d
@@ -57,6 +57,7 @@ fn icl_scaling_bad_input_is_a_clear_error() {
         (&["--quick", "--task", "quadratic"][..], "quadratic"),
         (&["--quick", "--heads", "3"][..], "heads"),
         (&["--quick", "--sgpt-lr", "0"][..], "sgpt-lr"),
+        (&["--quick", "--sgpt-scores", "cubic"][..], "cubic"),
     ] {
         let o = run(args, &out);
         let text = common::assert_clean_error(&o, &format!("{args:?}"));

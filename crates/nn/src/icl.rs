@@ -17,8 +17,12 @@
 //! a 0 in the label slot, `<z_q, z_i> = <x_q, x_i>`, so the last coordinate of `psi` is a kernel
 //! smoother of the context labels ([`PsiKernel`]):
 //!
-//! * [`PsiKernel::L1Linear`] (main variant, the paper's SGPT attention): linear attention with l1
-//!   normalisation, `w_i = <x_q, x_i> / (sum_j |<x_q, x_j>| + |x_q|^2)`;
+//! * [`PsiKernel::L1Linear`] (main variant, the paper's SGPT attention as read from its reviews):
+//!   linear attention with l1 normalisation, `w_i = <x_q, x_i> / (sum_j |<x_q, x_j>| + |x_q|^2)`
+//!   (signed weights; their absolute values, not the weights, sum to 1);
+//! * [`PsiKernel::L1Relu`] (variant): the l1 normalisation of the non-negative part of the linear
+//!   scores, `w_i = relu(<x_q, x_i>) / (sum_j relu(<x_q, x_j>) + |x_q|^2)`, a kernel smoother
+//!   (non-negative weights summing to 1);
 //! * [`PsiKernel::Softmax`] (ablation): softmax attention, the Nadaraya-Watson smoother with the
 //!   exponential kernel `exp(<x_q, x_i> / tau)` (query's own term included, it carries `y = 0`);
 //! * [`PsiKernel::Hilbert`]: the interpolating Hilbert-kernel smoother, weights
@@ -36,7 +40,9 @@
 //! `x_{k+1}` predicts `y_{k+1}` from `k` in-context examples, so one forward pass trains on (and
 //! evaluates) every prefix. [`Attention::Learned`] is the GPT baseline; the SGPT fixes
 //! `W_Q = W_K = W_V = I` and keeps the output projection, with l1-normalised linear attention
-//! ([`Attention::IdentityL1`], main variant) or softmax ([`Attention::IdentitySoftmax`], ablation).
+//! ([`Attention::IdentityL1`], signed scores, main variant; [`Attention::IdentityL1Relu`], the
+//! relu of the scores, variant; both in [`l1_attention_forward`]) or softmax
+//! ([`Attention::IdentitySoftmax`], ablation).
 //! [`IclTransformerConfig::attn_layer_norm`] `= false` drops the LayerNorm before attention (the
 //! SGPT of the paper drops a normalisation layer; which one is not documented, so it is an option).
 //!
@@ -72,10 +78,11 @@ use crate::attention::{AttentionCache, CausalSelfAttention};
 use crate::error::{Result, check_nonzero, check_positive, invalid, mismatch};
 use crate::layers::{Activation, LayerNorm, LayerNormCache, Linear};
 use crate::mlp::Mlp;
-use crate::ops::{check_data, gemm, matmul};
+use crate::ops::{check_data, matmul};
 use crate::optim::Optimizer;
 use crate::params::Parameters;
 use faer::{Accum, Mat, MatRef};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Validates a prompt batch (`x`: `B (n + 1) x d`, `y`: `B (n + 1) x 1`, finite) and returns `B`.
@@ -105,8 +112,12 @@ pub fn check_prompts(x: MatRef<'_, f64>, y: MatRef<'_, f64>, n: usize) -> Result
 /// The attention weighting of the feature map `psi` (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum PsiKernel {
-    /// l1-normalised linear attention (the SGPT's; main variant).
+    /// l1-normalised linear attention (the SGPT's; main variant),
+    /// `w_i = <x_q, x_i> / (sum_j |<x_q, x_j>| + |x_q|^2)` (signed weights).
     L1Linear,
+    /// l1-normalised non-negative linear attention (variant),
+    /// `w_i = relu(<x_q, x_i>) / (sum_j relu(<x_q, x_j>) + |x_q|^2)`: a kernel smoother.
+    L1Relu,
     /// Softmax attention with temperature `tau`: the exp-kernel Nadaraya-Watson smoother (ablation).
     Softmax {
         /// Temperature (> 0); `tau = 1` is consistent for linear tasks with `x ~ N(0, I)`.
@@ -123,6 +134,7 @@ impl PsiKernel {
     pub fn label(&self) -> String {
         match self {
             PsiKernel::L1Linear => "l1-linear".into(),
+            PsiKernel::L1Relu => "l1-relu-linear".into(),
             PsiKernel::Softmax { tau } => format!("softmax(tau={tau})"),
             PsiKernel::Hilbert => "hilbert".into(),
             PsiKernel::Linear => "linear-1/n".into(),
@@ -159,6 +171,11 @@ pub fn psi(x_ctx: MatRef<'_, f64>, y_ctx: &[f64], x_q: &[f64], kernel: PsiKernel
         PsiKernel::L1Linear => {
             let s: Vec<f64> = (0..n).map(dot).collect();
             let norm = s.iter().map(|v| v.abs()).sum::<f64>() + qq;
+            if norm == 0.0 { (vec![0.0; n], 0.0) } else { (s.iter().map(|v| v / norm).collect(), qq / norm) }
+        }
+        PsiKernel::L1Relu => {
+            let s: Vec<f64> = (0..n).map(|i| dot(i).max(0.0)).collect();
+            let norm = s.iter().sum::<f64>() + qq;
             if norm == 0.0 { (vec![0.0; n], 0.0) } else { (s.iter().map(|v| v / norm).collect(), qq / norm) }
         }
         PsiKernel::Softmax { tau } => {
@@ -415,8 +432,13 @@ impl Parameters for IclMlp {
 pub enum Attention {
     /// Learned Q, K, V and output projections, softmax (the GPT baseline).
     Learned,
-    /// `W_Q = W_K = W_V = I`, l1-normalised linear attention, learned output projection (SGPT).
+    /// `W_Q = W_K = W_V = I`, signed l1-normalised linear attention `s_ij / sum_k |s_ik|`
+    /// ([`L1Scores::Signed`]), learned output projection (the main SGPT).
     IdentityL1,
+    /// `W_Q = W_K = W_V = I`, l1-normalised non-negative linear attention
+    /// `relu(s_ij) / sum_k relu(s_ik)` ([`L1Scores::Relu`]), learned output projection (SGPT
+    /// variant).
+    IdentityL1Relu,
     /// `W_Q = W_K = W_V = I`, softmax attention, learned output projection (SGPT ablation).
     IdentitySoftmax,
 }
@@ -427,6 +449,7 @@ impl Attention {
         match self {
             Attention::Learned => "GPT (learned QKV)",
             Attention::IdentityL1 => "SGPT (identity QKV, l1 linear attn)",
+            Attention::IdentityL1Relu => "SGPT-relu (identity QKV, l1-normalised relu linear attn)",
             Attention::IdentitySoftmax => "SGPT-softmax (identity QKV)",
         }
     }
@@ -484,27 +507,55 @@ impl IclTransformerConfig {
     }
 }
 
+/// How identity-Q/K/V l1-normalised linear attention turns the scores `s_ij = <h_i, h_j>`
+/// (`j <= i`, per head) into weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum L1Scores {
+    /// `a_ij = relu(s_ij) / sum_{k <= i} relu(s_ik)`: the l1 normalisation of the non-negative
+    /// part of the linear scores, so the weights are non-negative and sum to 1 (a kernel smoother;
+    /// the self-score `|h_i|^2 > 0` keeps the sum positive). A labelled variant.
+    Relu,
+    /// `a_ij = s_ij / sum_{k <= i} |s_ik|`: signed weights whose absolute values sum to 1 (not a
+    /// smoother: the weights themselves do not sum to 1). The main SGPT attention.
+    Signed,
+}
+
+impl L1Scores {
+    /// The weight numerator `phi(s)` (its l1 norm over the row is the normaliser).
+    fn phi(self, v: f64) -> f64 {
+        match self {
+            L1Scores::Relu => v.max(0.0),
+            L1Scores::Signed => v,
+        }
+    }
+}
+
 /// What [`l1_attention_forward`] keeps for the backward pass: causal l1-normalised linear
 /// attention with identity Q/K/V on stacked sequences, per head `h` (a block of `D / heads`
-/// columns) `A_ij = <h_i, h_j> / (sum_{k <= i} |<h_i, h_k>| + eps)` for `j <= i`, output `A H`.
+/// columns) `A_ij = phi(s_ij) / (sum_{k <= i} |phi(s_ik)| + eps)` for `j <= i` with
+/// `s_ij = <h_i, h_j>` and `phi` given by [`L1Scores`], output `A H`.
 #[derive(Debug, Clone)]
 pub struct L1AttentionCache {
     h: Mat<f64>,
-    s: Vec<Mat<f64>>,
-    a: Vec<Mat<f64>>,
+    /// Scores `H H^T` per (sequence, head), sequence-major (lower triangle used).
+    pub s: Vec<Mat<f64>>,
+    /// Weights per (sequence, head).
+    pub a: Vec<Mat<f64>>,
     norm: Vec<Vec<f64>>,
     seq_len: usize,
     heads: usize,
+    scores: L1Scores,
 }
 
 const L1_EPS: f64 = 1e-6;
 
 /// Forward pass of identity-Q/K/V l1-normalised causal linear attention (`h`: `B T x D`, `heads`
-/// dividing `D`).
+/// dividing `D`), one task per sequence.
 pub fn l1_attention_forward(
     h: MatRef<'_, f64>,
     seq_len: usize,
     heads: usize,
+    scores: L1Scores,
 ) -> Result<(Mat<f64>, L1AttentionCache)> {
     check_nonzero("sequence length", seq_len)?;
     check_nonzero("number of heads", heads)?;
@@ -516,28 +567,41 @@ pub fn l1_attention_forward(
         ));
     }
     let (t, dh) = (seq_len, h.ncols() / heads);
+    let nseq = h.nrows() / t;
     let mut out = Mat::<f64>::zeros(h.nrows(), h.ncols());
-    let (mut ss, mut aa, mut nn) = (Vec::new(), Vec::new(), Vec::new());
-    for b in 0..h.nrows() / t {
-        for hd in 0..heads {
-            let hb = h.submatrix(b * t, hd * dh, t, dh);
-            let s = matmul(hb, hb.transpose());
-            let mut a = Mat::<f64>::zeros(t, t);
-            let mut norm = vec![0.0; t];
-            for i in 0..t {
-                let z: f64 = (0..=i).map(|j| s[(i, j)].abs()).sum::<f64>() + L1_EPS;
-                norm[i] = z;
-                for j in 0..=i {
-                    a[(i, j)] = s[(i, j)] / z;
+    let mut ss: Vec<Mat<f64>> = (0..nseq * heads).map(|_| Mat::zeros(t, t)).collect();
+    let mut aa: Vec<Mat<f64>> = (0..nseq * heads).map(|_| Mat::zeros(t, t)).collect();
+    let mut nn: Vec<Vec<f64>> = vec![vec![0.0; t]; nseq * heads];
+    out.as_mut()
+        .par_row_chunks_mut(t)
+        .zip(ss.par_chunks_mut(heads))
+        .zip(aa.par_chunks_mut(heads))
+        .zip(nn.par_chunks_mut(heads))
+        .enumerate()
+        .for_each(|(b, (((mut ob, sb), ab), nb))| {
+            for hd in 0..heads {
+                let hb = h.submatrix(b * t, hd * dh, t, dh);
+                let (s, a, norm) = (&mut sb[hd], &mut ab[hd], &mut nb[hd]);
+                gemm_seq(s.as_mut(), Accum::Replace, hb, hb.transpose(), 1.0);
+                norm.fill(L1_EPS);
+                for j in 0..t {
+                    let (sc, ac) = (s.col_as_slice(j), a.col_as_slice_mut(j));
+                    for i in j..t {
+                        let v = scores.phi(sc[i]);
+                        ac[i] = v;
+                        norm[i] += v.abs();
+                    }
                 }
+                for j in 0..t {
+                    let ac = a.col_as_slice_mut(j);
+                    for i in j..t {
+                        ac[i] /= norm[i];
+                    }
+                }
+                gemm_seq(ob.as_mut().subcols_mut(hd * dh, dh), Accum::Replace, a.as_ref(), hb, 1.0);
             }
-            gemm(out.as_mut().submatrix_mut(b * t, hd * dh, t, dh), Accum::Replace, a.as_ref(), hb, 1.0);
-            ss.push(s);
-            aa.push(a);
-            nn.push(norm);
-        }
-    }
-    Ok((out, L1AttentionCache { h: h.to_owned(), s: ss, a: aa, norm: nn, seq_len, heads }))
+        });
+    Ok((out, L1AttentionCache { h: h.to_owned(), s: ss, a: aa, norm: nn, seq_len, heads, scores }))
 }
 
 /// Backward pass of [`l1_attention_forward`]: `dL/dh` from `dL/dout`.
@@ -546,29 +610,57 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
     let (t, heads) = (c.seq_len, c.heads);
     let dh = c.h.ncols() / heads;
     let mut gh = Mat::<f64>::zeros(c.h.nrows(), c.h.ncols());
-    for b in 0..c.h.nrows() / t {
+    gh.as_mut().par_row_chunks_mut(t).enumerate().for_each(|(b, mut gb_out)| {
+        let mut gs = Mat::<f64>::zeros(t, t);
+        let mut dot = vec![0.0; t];
         for hd in 0..heads {
             let (r, col) = (b * t, hd * dh);
             let hb = c.h.as_ref().submatrix(r, col, t, dh);
             let gb = g.submatrix(r, col, t, dh);
             let k = b * heads + hd;
             let (s, a, norm) = (&c.s[k], &c.a[k], &c.norm[k]);
+            let mut gdst = gb_out.as_mut().subcols_mut(col, dh);
             // value path
-            gemm(gh.as_mut().submatrix_mut(r, col, t, dh), Accum::Replace, a.transpose(), gb, 1.0);
-            let ga = matmul(gb, hb.transpose());
-            let mut gs = Mat::<f64>::zeros(t, t);
-            for i in 0..t {
-                let dot: f64 = (0..=i).map(|j| ga[(i, j)] * a[(i, j)]).sum();
-                for kk in 0..=i {
-                    gs[(i, kk)] = (ga[(i, kk)] - s[(i, kk)].signum() * dot) / norm[i];
+            gemm_seq(gdst.as_mut(), Accum::Replace, a.transpose(), gb, 1.0);
+            // dL/dA (lower triangle used), then dL/ds
+            gemm_seq(gs.as_mut(), Accum::Replace, gb, hb.transpose(), 1.0);
+            dot.fill(0.0);
+            for j in 0..t {
+                let (gc, ac) = (gs.col_as_slice(j), a.col_as_slice(j));
+                for i in j..t {
+                    dot[i] += gc[i] * ac[i];
                 }
             }
-            // s = H H^T: dH = gs H + gs^T H
-            gemm(gh.as_mut().submatrix_mut(r, col, t, dh), Accum::Add, gs.as_ref(), hb, 1.0);
-            gemm(gh.as_mut().submatrix_mut(r, col, t, dh), Accum::Add, gs.transpose(), hb, 1.0);
+            for j in 0..t {
+                let sc = s.col_as_slice(j);
+                let gc = gs.col_as_slice_mut(j);
+                gc[..j].fill(0.0);
+                for i in j..t {
+                    gc[i] = match c.scores {
+                        // a_ij = s_ij / sum_k |s_ik|
+                        L1Scores::Signed => (gc[i] - sc[i].signum() * dot[i]) / norm[i],
+                        // a_ij = relu(s_ij) / sum_k relu(s_ik)
+                        L1Scores::Relu => {
+                            if sc[i] > 0.0 {
+                                (gc[i] - dot[i]) / norm[i]
+                            } else {
+                                0.0
+                            }
+                        }
+                    };
+                }
+            }
+            // s = H H^T: dH += gs H + gs^T H
+            gemm_seq(gdst.as_mut(), Accum::Add, gs.as_ref(), hb, 1.0);
+            gemm_seq(gdst.as_mut(), Accum::Add, gs.transpose(), hb, 1.0);
         }
-    }
+    });
     Ok(gh)
+}
+
+/// A small GEMM, always sequential (callers parallelise over sequences).
+fn gemm_seq(dst: faer::MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, faer::Par::Seq);
 }
 
 /// One pre-LN block of an [`IclTransformer`].
@@ -583,6 +675,8 @@ pub struct IclBlock {
     pub wo: Option<Linear>,
     /// Heads of the l1 linear attention (unused by softmax attention).
     pub l1_heads: usize,
+    /// Score map of the l1 linear attention (unused by softmax attention).
+    pub l1_scores: L1Scores,
     /// LayerNorm before the MLP.
     pub ln2: LayerNorm,
     /// MLP input layer.
@@ -615,7 +709,9 @@ impl IclBlock {
                 Some(CausalSelfAttention::identity(dm, cfg.n_heads)?),
                 Some(Linear::new(dm, dm, false, seed.wrapping_add(3))?),
             ),
-            Attention::IdentityL1 => (None, Some(Linear::new(dm, dm, false, seed.wrapping_add(3))?)),
+            Attention::IdentityL1 | Attention::IdentityL1Relu => {
+                (None, Some(Linear::new(dm, dm, false, seed.wrapping_add(3))?))
+            }
         };
         let mut fc2 = Linear::new(cfg.d_ff, dm, true, seed.wrapping_add(11))?;
         let s = 1.0 / (2.0 * cfg.n_layers as f64).sqrt();
@@ -629,6 +725,11 @@ impl IclBlock {
             attn,
             wo,
             l1_heads: cfg.n_heads,
+            l1_scores: if cfg.attention == Attention::IdentityL1Relu {
+                L1Scores::Relu
+            } else {
+                L1Scores::Signed
+            },
             ln2: LayerNorm::new(dm)?,
             fc1: Linear::new(dm, cfg.d_ff, true, seed.wrapping_add(10))?,
             fc2,
@@ -649,7 +750,7 @@ impl IclBlock {
                 (o, AttnCache::Softmax(c))
             }
             None => {
-                let (o, c) = l1_attention_forward(h1.as_ref(), seq_len, self.l1_heads)?;
+                let (o, c) = l1_attention_forward(h1.as_ref(), seq_len, self.l1_heads, self.l1_scores)?;
                 (o, AttnCache::L1(c))
             }
         };
@@ -945,6 +1046,15 @@ mod tests {
         let want: f64 = s.iter().zip(&yc).map(|(a, b)| a * b).sum::<f64>() / z;
         let p = psi(x.as_ref().subrows(0, 7), &yc, &q, PsiKernel::L1Linear).unwrap();
         assert!((p[3] - want).abs() < 1e-12);
+        // l1-normalised relu linear attention: non-negative weights summing to 1 with the query's own
+        let r: Vec<f64> = s.iter().map(|v| v.max(0.0)).collect();
+        assert!(s.iter().any(|v| *v < 0.0) && s.iter().any(|v| *v > 0.0), "both signs of scores");
+        let z = r.iter().sum::<f64>() + qq;
+        let want: f64 = r.iter().zip(&yc).map(|(a, b)| a * b).sum::<f64>() / z;
+        let p = psi(x.as_ref().subrows(0, 7), &yc, &q, PsiKernel::L1Relu).unwrap();
+        assert!((p[3] - want).abs() < 1e-12);
+        let mx: f64 = (0..7).map(|i| r[i] * x[(i, 0)]).sum::<f64>() + qq * q[0];
+        assert!((p[0] - mx / z).abs() < 1e-12, "x part: a convex combination including x_q");
         // Hilbert kernel
         let w: Vec<f64> =
             (0..7).map(|i| (0..3).map(|j| (x[(i, j)] - q[j]).powi(2)).sum::<f64>().sqrt().powi(-3)).collect();
@@ -996,6 +1106,9 @@ mod tests {
             let l1 = psi(xc.as_ref(), &yc, &q, PsiKernel::L1Linear).unwrap()[d];
             let lim = target / (nq * (2.0 / std::f64::consts::PI).sqrt());
             assert!((l1 - lim).abs() < 0.05, "l1 {l1} vs {lim}");
+            // the relu version has the same limit: E[relu(u.x) x] = u / 2, E[relu(u.x)] = |u| / sqrt(2 pi)
+            let r = psi(xc.as_ref(), &yc, &q, PsiKernel::L1Relu).unwrap()[d];
+            assert!((r - lim).abs() < 0.05, "l1 relu {r} vs {lim}");
             let h = psi(xc.as_ref(), &yc, &q, PsiKernel::Hilbert).unwrap()[d];
             assert!((h - target).abs() < 0.1, "hilbert {h} vs {target}");
         }
@@ -1013,8 +1126,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn psi_is_permutation_invariant(n in 2usize..12, d in 1usize..5, seed in 0u64..1000, k in 0usize..4) {
-            let kernel = [PsiKernel::L1Linear, PsiKernel::Softmax { tau: 1.0 }, PsiKernel::Hilbert, PsiKernel::Linear][k];
+        fn psi_is_permutation_invariant(n in 2usize..12, d in 1usize..5, seed in 0u64..1000, k in 0usize..5) {
+            let kernel = [PsiKernel::L1Linear, PsiKernel::Softmax { tau: 1.0 }, PsiKernel::Hilbert, PsiKernel::Linear, PsiKernel::L1Relu][k];
             let (x, y) = linear_prompts(1, n, d, seed);
             let perm = linalg::random::permutation(n, seed + 7);
             let xp = Mat::from_fn(n + 1, d, |i, j| if i < n { x[(perm[i], j)] } else { x[(i, j)] });
@@ -1064,7 +1177,7 @@ mod tests {
         for (dm, layers, heads) in [(8, 1, 1), (16, 2, 2), (12, 3, 3)] {
             let cfg = IclTransformerConfig::new(3, dm, layers, heads, Attention::Learned);
             let gpt = IclTransformer::new(cfg.clone(), 0).unwrap();
-            for att in [Attention::IdentityL1, Attention::IdentitySoftmax] {
+            for att in [Attention::IdentityL1, Attention::IdentityL1Relu, Attention::IdentitySoftmax] {
                 let s =
                     IclTransformer::new(IclTransformerConfig { attention: att, ..cfg.clone() }, 0).unwrap();
                 assert_eq!(gpt.num_params() - s.num_params(), layers * 3 * dm * dm);
@@ -1083,7 +1196,9 @@ mod tests {
 
     #[test]
     fn transformers_are_causal() {
-        for att in [Attention::Learned, Attention::IdentityL1, Attention::IdentitySoftmax] {
+        for att in
+            [Attention::Learned, Attention::IdentityL1, Attention::IdentityL1Relu, Attention::IdentitySoftmax]
+        {
             let t = IclTransformer::new(IclTransformerConfig::new(2, 8, 2, 2, att), 1).unwrap();
             let (x, y) = linear_prompts(2, 5, 2, 3);
             let (p, _) = t.forward(x.as_ref(), y.as_ref(), 5).unwrap();
@@ -1126,15 +1241,70 @@ mod tests {
     fn l1_attention_gradient_matches_finite_differences() {
         let h = linalg::random::gaussian_mat(10, 4, 2);
         let w = linalg::random::gaussian_mat(10, 4, 3);
-        for heads in [1, 2] {
-            let f = |h: &Mat<f64>| {
-                let (o, _) = l1_attention_forward(h.as_ref(), 5, heads).unwrap();
-                (0..10).map(|i| (0..4).map(|j| o[(i, j)] * w[(i, j)]).sum::<f64>()).sum::<f64>()
-            };
-            let (_, c) = l1_attention_forward(h.as_ref(), 5, heads).unwrap();
-            let g = l1_attention_backward(&c, w.as_ref()).unwrap();
-            let fd = finite_difference(&h, 1e-6, f).unwrap();
-            assert!(relative_error(&g, &fd) < 1e-6, "{}", relative_error(&g, &fd));
+        for scores in [L1Scores::Signed, L1Scores::Relu] {
+            for heads in [1, 2] {
+                let f = |h: &Mat<f64>| {
+                    let (o, _) = l1_attention_forward(h.as_ref(), 5, heads, scores).unwrap();
+                    (0..10).map(|i| (0..4).map(|j| o[(i, j)] * w[(i, j)]).sum::<f64>()).sum::<f64>()
+                };
+                let (_, c) = l1_attention_forward(h.as_ref(), 5, heads, scores).unwrap();
+                // away from the kinks of |s| and relu(s)
+                let min_s =
+                    c.s.iter()
+                        .flat_map(|m| (0..5).flat_map(move |i| (0..=i).map(move |j| m[(i, j)].abs())))
+                        .fold(f64::INFINITY, f64::min);
+                assert!(min_s > 1e-3, "a score at a kink: {min_s}");
+                let g = l1_attention_backward(&c, w.as_ref()).unwrap();
+                let fd = finite_difference(&h, 1e-6, f).unwrap();
+                assert!(relative_error(&g, &fd) < 1e-6, "{scores:?}: {}", relative_error(&g, &fd));
+            }
+        }
+    }
+
+    #[test]
+    fn l1_attention_equals_the_explicit_formula() {
+        // two sequences of length 6, width 4, two heads of 2 columns
+        let h = linalg::random::gaussian_mat(12, 4, 11);
+        for scores in [L1Scores::Signed, L1Scores::Relu] {
+            let (o, c) = l1_attention_forward(h.as_ref(), 6, 2, scores).unwrap();
+            let mut negative = 0;
+            for b in 0..2 {
+                for hd in 0..2 {
+                    let cols = hd * 2..hd * 2 + 2;
+                    let dot = |i: usize, j: usize| -> f64 {
+                        cols.clone().map(|k| h[(6 * b + i, k)] * h[(6 * b + j, k)]).sum()
+                    };
+                    for i in 0..6 {
+                        let s: Vec<f64> = (0..=i).map(|j| dot(i, j)).collect();
+                        negative += s.iter().filter(|v| **v < 0.0).count();
+                        let (num, z): (Vec<f64>, f64) = match scores {
+                            L1Scores::Signed => (s.clone(), s.iter().map(|v| v.abs()).sum()),
+                            L1Scores::Relu => {
+                                let r: Vec<f64> = s.iter().map(|v| v.max(0.0)).collect();
+                                let z = r.iter().sum();
+                                (r, z)
+                            }
+                        };
+                        let z = z + L1_EPS;
+                        let a = &c.a[b * 2 + hd];
+                        for j in 0..6 {
+                            let want = if j <= i { num[j] / z } else { 0.0 };
+                            assert!((a[(i, j)] - want).abs() < 1e-14, "{scores:?} weight ({i}, {j})");
+                        }
+                        if scores == L1Scores::Relu {
+                            // non-negative weights summing to 1 (up to eps): a smoother
+                            let total: f64 = (0..=i).map(|j| a[(i, j)]).sum();
+                            assert!((total - 1.0).abs() < 1e-5, "weights sum to {total}");
+                            assert!((0..=i).all(|j| a[(i, j)] >= 0.0));
+                        }
+                        for k in cols.clone() {
+                            let want: f64 = (0..=i).map(|j| num[j] / z * h[(6 * b + j, k)]).sum();
+                            assert!((o[(6 * b + i, k)] - want).abs() < 1e-12);
+                        }
+                    }
+                }
+            }
+            assert!(negative > 10, "the test exercises negative scores");
         }
     }
 
@@ -1143,8 +1313,10 @@ mod tests {
         for (att, ln) in [
             (Attention::Learned, true),
             (Attention::IdentityL1, true),
+            (Attention::IdentityL1Relu, true),
             (Attention::IdentitySoftmax, true),
             (Attention::IdentityL1, false),
+            (Attention::IdentityL1Relu, false),
         ] {
             let cfg =
                 IclTransformerConfig { attn_layer_norm: ln, ..IclTransformerConfig::new(2, 4, 2, 2, att) };
@@ -1155,7 +1327,7 @@ mod tests {
             let (_, grads) = t.loss_and_grad(x.as_ref(), y.as_ref(), 3).unwrap();
             if !ln {
                 let h = t.read_in.forward(t.tokens(x.as_ref(), y.as_ref(), 3).unwrap().as_ref()).unwrap();
-                let (_, c) = l1_attention_forward(h.as_ref(), 7, 2).unwrap();
+                let (_, c) = l1_attention_forward(h.as_ref(), 7, 2, L1Scores::Signed).unwrap();
                 let min_s =
                     c.s.iter()
                         .flat_map(|m| (0..7).flat_map(move |i| (0..=i).map(move |j| m[(i, j)].abs())))
