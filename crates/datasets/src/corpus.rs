@@ -538,6 +538,17 @@ pub fn tiling_windows(ids: &[usize], seq_len: usize) -> Result<Windows> {
     windows(ids, &starts, seq_len)
 }
 
+/// Where a record sits in its window ([`record_windows_in`], [`public_record_windows_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordLayout {
+    /// The window ends with the record's final `.`, after the text that precedes it.
+    End,
+    /// The window starts with the newline before the record, followed by the record and the text
+    /// after it (right padding past the end of the text): the layout of a probe prompt
+    /// `"\nNAME's code is "` at the start of the context.
+    Start,
+}
+
 /// One window per record of `records`, of `seq_len` inputs ending with the record's final `.`
 /// (as in the training text: the preceding lines of its first occurrence when the record is
 /// planted, otherwise a newline then left padding). `focus` marks the targets that are secret
@@ -547,6 +558,19 @@ pub fn record_windows(
     corpus: &Corpus,
     records: &[Record],
     seq_len: usize,
+) -> Result<Windows> {
+    record_windows_in(tok, corpus, records, seq_len, RecordLayout::End)
+}
+
+/// [`record_windows`] in either [`RecordLayout`]: with [`RecordLayout::Start`] each window holds
+/// the newline before the record's first occurrence, the record and the text after it (for a
+/// record that is not planted: a newline, the record, right padding).
+pub fn record_windows_in(
+    tok: &CharTokenizer,
+    corpus: &Corpus,
+    records: &[Record],
+    seq_len: usize,
+    layout: RecordLayout,
 ) -> Result<Windows> {
     if records.is_empty() {
         return Err(DatasetError::empty("forget set"));
@@ -561,9 +585,25 @@ pub fn record_windows(
                 format!("must hold the record {text:?} ({} characters)", text.len()),
             ));
         }
-        // seq_len + 1 characters ending with the record's '.'
         let k = corpus.forget.iter().position(|f| f == r);
-        let chunk: Vec<usize> = match k.and_then(|k| corpus.offsets[k].first().copied()) {
+        let first = k.and_then(|k| corpus.offsets[k].first().copied());
+        if layout == RecordLayout::Start {
+            // seq_len + 1 characters starting with the newline before the record
+            let mut chunk = tok.encode("\n")?;
+            match first {
+                Some(off) => {
+                    let end = (off + seq_len).min(corpus.train_text.len());
+                    chunk.extend(tok.encode(&corpus.train_text[off..end])?);
+                }
+                None => chunk.extend(tok.encode(&text)?),
+            }
+            chunk.resize(seq_len + 1, PAD);
+            let secret_start = 1 + r.prefix().len();
+            push_chunk(&mut out, &chunk, secret_start, r.secret.len());
+            continue;
+        }
+        // seq_len + 1 characters ending with the record's '.'
+        let chunk: Vec<usize> = match first {
             Some(off) => {
                 let end = off + text.len();
                 let start = end.saturating_sub(seq_len + 1);
@@ -580,14 +620,20 @@ pub fn record_windows(
             }
         };
         let secret_start = chunk.len() - 1 - r.secret.len(); // index of the first digit in chunk
-        for t in 0..seq_len {
-            out.tokens.push(chunk[t]);
-            out.targets.push(chunk[t + 1]);
-            out.mask.push(chunk[t] != PAD && chunk[t + 1] != PAD);
-            out.focus.push(t + 1 >= secret_start && t + 1 < secret_start + r.secret.len());
-        }
+        push_chunk(&mut out, &chunk, secret_start, r.secret.len());
     }
     Ok(out)
+}
+
+/// Appends the window of `seq_len + 1` ids `chunk` (inputs `chunk[..T]`, targets `chunk[1..]`,
+/// padding masked out), marking the `len` targets from chunk index `secret_start` as focus.
+fn push_chunk(out: &mut Windows, chunk: &[usize], secret_start: usize, len: usize) {
+    for t in 0..out.seq_len {
+        out.tokens.push(chunk[t]);
+        out.targets.push(chunk[t + 1]);
+        out.mask.push(chunk[t] != PAD && chunk[t + 1] != PAD);
+        out.focus.push(t + 1 >= secret_start && t + 1 < secret_start + len);
+    }
 }
 
 /// Up to `max` windows (chosen with `seed`) of `seq_len` inputs ending with a *public* record of the
@@ -602,6 +648,20 @@ pub fn public_record_windows(
     max: usize,
     seed: u64,
 ) -> Result<Windows> {
+    public_record_windows_in(tok, corpus, seq_len, max, seed, RecordLayout::End)
+}
+
+/// [`public_record_windows`] in either [`RecordLayout`] ([`RecordLayout::Start`]: the newline
+/// before a public record, the record and the text after it; windows overlapping a planted record
+/// are skipped as well).
+pub fn public_record_windows_in(
+    tok: &CharTokenizer,
+    corpus: &Corpus,
+    seq_len: usize,
+    max: usize,
+    seed: u64,
+    layout: RecordLayout,
+) -> Result<Windows> {
     if seq_len == 0 {
         return Err(DatasetError::param("window length", 0, "must be at least 1"));
     }
@@ -615,8 +675,9 @@ pub fn public_record_windows(
         .flat_map(|(offs, r)| offs.iter().map(move |&o| (o, o + r.text().len())))
         .collect();
     let text = &corpus.train_text;
-    // (start of the window's first character, index of the first code digit, end) per public record
-    let mut found: Vec<(usize, usize, usize)> = Vec::new();
+    // (start of the window's first character, index of the first code digit, number of digits,
+    // end) per public record
+    let mut found: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut off = 0;
     for line in text.split('\n') {
         let (lo, hi) = (off, off + line.len());
@@ -627,14 +688,18 @@ pub fn public_record_windows(
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if hi < seq_len + 1 || planted.iter().any(|&(a, b)| a == lo && b == hi) {
+        if planted.iter().any(|&(a, b)| a == lo && b == hi) {
             continue;
         }
-        let start = hi - (seq_len + 1);
-        if planted.iter().any(|&(a, b)| a < hi && start < b) {
+        let (start, end) = match layout {
+            RecordLayout::End if hi > seq_len => (hi - (seq_len + 1), hi),
+            RecordLayout::Start if lo >= 1 && lo - 1 + seq_len < text.len() => (lo - 1, lo + seq_len),
+            _ => continue,
+        };
+        if planted.iter().any(|&(a, b)| a < end && start < b) {
             continue;
         }
-        found.push((start, hi - 1 - digits.len(), hi));
+        found.push((start, hi - 1 - digits.len(), digits.len(), end));
     }
     if found.is_empty() {
         return Err(DatasetError::empty("public records (none fits a window clear of the planted records)"));
@@ -644,16 +709,9 @@ pub fn public_record_windows(
     found.truncate(max);
     found.sort_unstable();
     let mut out = Windows { seq_len, tokens: vec![], targets: vec![], mask: vec![], focus: vec![] };
-    for (start, first_digit, end) in found {
+    for (start, first_digit, n_digits, end) in found {
         let chunk = tok.encode(&text[start..end])?;
-        let first = first_digit - start;
-        let last = end - 1 - start; // index of the '.'
-        for t in 0..seq_len {
-            out.tokens.push(chunk[t]);
-            out.targets.push(chunk[t + 1]);
-            out.mask.push(true);
-            out.focus.push(t + 1 >= first && t + 1 < last);
-        }
+        push_chunk(&mut out, &chunk, first_digit - start, n_digits);
     }
     Ok(out)
 }
@@ -762,6 +820,49 @@ mod tests {
         }
         assert!(public_record_windows(&tok, &c, 0, 4, 0).is_err());
         assert!(public_record_windows(&tok, &c, 32, 0, 0).is_err());
+    }
+
+    #[test]
+    fn corpus_start_layout_windows_begin_at_the_record() {
+        let c = Corpus::generate(&CorpusParams { retain_chars: 20_000, ..small(5) }).unwrap();
+        let tok = CharTokenizer::new();
+        for records in [&c.forget, &c.heldout] {
+            let w = record_windows_in(&tok, &c, records, 40, RecordLayout::Start).unwrap();
+            assert_eq!(w.n_windows(), records.len());
+            for (k, r) in records.iter().enumerate() {
+                let rng = k * 40..(k + 1) * 40;
+                // the probe layout: a newline, then the record from the window's first target on
+                let inp = tok.decode(&w.tokens[rng.clone()]);
+                assert!(inp.starts_with(&format!("\n{}", r.text())), "{inp:?}");
+                let focus: Vec<usize> = rng.clone().filter(|&i| w.focus[i]).map(|i| w.targets[i]).collect();
+                assert_eq!(tok.decode(&focus), r.secret);
+                let first = rng.clone().find(|&i| w.focus[i]).unwrap() - k * 40;
+                assert_eq!(first + 1, 1 + r.prefix().len());
+                // padding (held-out records) is never counted
+                assert!(rng.clone().all(|i| !w.mask[i] || (w.tokens[i] != PAD && w.targets[i] != PAD)));
+            }
+        }
+        // planted records continue with the training text after them
+        let w = record_windows_in(&tok, &c, &c.forget, 40, RecordLayout::Start).unwrap();
+        assert!(w.mask[..40].iter().all(|&m| m));
+        assert!(record_windows_in(&tok, &c, &c.forget, 10, RecordLayout::Start).is_err());
+
+        let p = public_record_windows_in(&tok, &c, 32, 40, 9, RecordLayout::Start).unwrap();
+        assert_eq!(p.n_windows(), 40);
+        let dot = tok.id('.').unwrap();
+        for k in 0..p.n_windows() {
+            let r = k * 32..(k + 1) * 32;
+            let inp = tok.decode(&p.tokens[r.clone()]);
+            assert!(inp.starts_with('\n') && inp.contains("'s code is "), "{inp:?}");
+            let idx: Vec<usize> = r.clone().filter(|&i| p.focus[i]).collect();
+            assert_eq!(idx.len(), 6, "{inp:?}");
+            assert!(idx.windows(2).all(|v| v[1] == v[0] + 1));
+            assert_eq!(p.targets[idx[5] + 1], dot);
+            let full = format!("{}{}", &inp[..1], tok.decode(&p.targets[r]));
+            for f in &c.forget {
+                assert!(!full.contains(&f.name) && !full.contains(&f.secret), "{full:?} shows {f:?}");
+            }
+        }
     }
 
     #[test]

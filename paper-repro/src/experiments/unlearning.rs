@@ -20,46 +20,70 @@
 //!
 //! Defaults: half of the training lines are public records with fresh random names and digits (so
 //! the model learns the code format for any name: the held-out records' greedy format is 100%
-//! before unlearning). Focused DI puts the adjustment (gamma) and a unit weight on the secret
-//! digits and distils the other positions of the forget windows towards the original model at
-//! gamma = 0 (`--anchor 1`: their tokens are not private); every DI run also distils 8 retained
-//! windows per step at gamma = 0 (`--retain-weight 4`; 256 windows ending with public records,
-//! none overlapping a planted record) -- a retain-set KL term that the UnDIAL paper does not use.
-//! Adam, lr 8e-4, batch 8, at most 600 steps, each run stopping once the forget set's per-digit
-//! accuracy is at the held-out records' level (`--stop ma`, Jang et al.'s rule; checked every 10
-//! steps; it does not fire at these settings). Gradient ascent is plain (no anchor), same lr.
+//! before unlearning). Every unlearning window starts with the newline before its record
+//! (`--layout start`): the probes (and so exact memorisation, MA, EL and the format score) prompt
+//! the model with `"\nNAME's code is "` at the start of its context, and the paper's evaluation
+//! prompts are prefixes of the forget sequences themselves, so the unlearning trains at the
+//! positions the metrics probe (`--layout end`, windows ending with the record after the text that
+//! precedes it, was the earlier default). Focused DI puts the adjustment (gamma) and a unit weight
+//! on the secret digits and distils the other positions of the forget windows (the prefix, the
+//! full stop and the text after the record) towards the original model at gamma = 0 (`--anchor
+//! 1`: their tokens are not private); every DI run also distils 8 retained windows per step at
+//! gamma = 0 (`--retain-weight 4`; 256 windows starting with public records, none overlapping a
+//! planted record) -- a retain-set KL term that the UnDIAL paper does not use. Adam, lr 8e-4,
+//! batch 8, at most 600 steps, each run stopping once the forget set's per-digit accuracy is at the
+//! held-out records' level (`--stop ma`, Jang et al.'s rule; checked every 10 steps; gamma 10
+//! reaches it after 110-120 steps). Gradient ascent is plain (no anchor), same lr and windows.
 //!
-//! Measured (`--seed 12`, 2 cores shared with other jobs, load ~6): 6 min 54 s (pre-training
-//! 162 s, 96 s on an idle machine; unlearning runs 251 s; `--quick` 49 s); 5/6 claims pass. Pre-training: exact memorisation 100%, secret NLL 0.120 vs the held-out records'
-//! 2.53 nats/digit, retained ppl 2.142. Focused DI, gamma 10 (600 steps): exact 100% -> 0%, secret
-//! NLL 2.130 vs held-out 2.471 (ratio 0.862, PASS), retained ppl +4.80% (PASS), GA at the same
-//! forgetting +10.85% (PASS), gamma = 0 bit-identical (PASS); format 100% -> 62.5% (FAIL; held-out
-//! prompts 84.4%). Same settings on the models pre-trained with `--seed 3` / `--seed 7`: ratio
-//! 0.847 / 0.810, ppl +7.13% / +6.08%, GA +96.8% / +161% at the same forgetting, format 71.9% /
-//! 46.9% (held-out prompts 87.5% / 78.1%): 5/6 at each seed, `di_keeps_format` fails at all three.
-//! The settings were chosen on seeds 3, 7 and 12 together from lr {6e-4, 8e-4, 1e-3} with anchor
-//! 1 and retain weight 4 (lr 6e-4: ratio 0.76 at seed 7; lr 1e-3: ppl +10.5% at seed 3); earlier,
-//! without the anchors (lr 1.5e-4, seed 12): ratio 0.838, ppl +8.23%, format 43.8%.
+//! Measured with these defaults (2 cores shared with other jobs), `--seed 12`, a full run: 13 min
+//! 35 s wall, 3 min 59 s user (pre-training 376 s and the unlearning runs 434 s wall at a load
+//! average of 6-15; the previous defaults took 4 min 28 s user under load and 214 s wall idle, so about
+//! 190 s idle is expected); `--quick` 4 min 19 s wall at load 15, 51 s user. 6/6 claims pass at
+//! seed 12: pre-training exact memorisation 100%, secret NLL 0.120 vs the held-out records' 2.53
+//! nats/digit, retained ppl 2.142; focused DI, gamma 10 (stopped after 120 steps): exact 100% ->
+//! 0%, per-digit accuracy 6.2%, secret NLL 2.166 vs held-out 2.439 (ratio 0.888), retained ppl
+//! +1.29%, format 100% -> 93.8% (held-out prompts 100%), GA at the same forgetting +25.1%, gamma
+//! = 0 bit-identical. Seeds 3 / 7 (same defaults, the models of their own pre-training): exact
+//! memorisation after pre-training 96.9% / 93.8%, after DI 0% / 0% (110 steps each), ratio 0.859
+//! / 0.903, retained ppl +3.06% / +2.21%, GA +33.7% / +33.6%, gamma = 0 bit-identical, but format
+//! 81.2% / 87.5% (held-out prompts 100% / 100%): `di_keeps_format` FAILS at seeds 3 and 7 (5/6
+//! claims each). Unfocused DI (gamma 10, seeds 12 / 3 / 7): ppl +13.9% / +14.5% / +22.3%, format
+//! 81.2 / 75.0 / 71.9%.
 //!
-//! Why the format fails: the adjusted target redistributes the teacher's remaining mass at each
-//! secret digit, and a memorising teacher puts that mass mostly on the *same secret's* other
-//! digits (52.3% / 46.5% / 52.4% of it at seeds 3 / 7 / 12 vs 39.2% / 39.2% / 37.6% for an even
-//! spread over the other digits; the top alternative is not a digit at 1.6% / 3.6% / 3.1% of the
-//! positions). The imagined code is
-//! therefore not a fresh code but a reshuffle of the secret: after unlearning the forget names'
-//! digit distributions are flat with a name-specific favourite digit, greedy decoding repeats it
-//! ("000000618.", "8072222.", "4444443."), and runs of identical digits (probability 1e-5 per
-//! public code) are where this small model's length counting fails (7-9 digits); the rest are
-//! letters imagined from the non-digit alternatives. The anchors fix what is not specific to the
-//! forget names (held-out format 75-78% without them, 78-94% with them, and the retained
-//! perplexity), but not this. Stronger forgetting (higher lr) lowers the format further (lr 1e-3
-//! at seed 3: 25%). `--quick` (about 30 s) passes memorisation, gamma = 0 and GA (asserted by the
-//! test); its DI claims are reported, not asserted.
+//! What was tried for the format score (each at seeds 12 / 3 / 7, gamma 10, focused; the format
+//! score has a resolution of 1/32): with the windows ending at the record (the old layout) 62.5 /
+//! 71.9 / 46.9% after 600 steps (the stopping rule never fired; held-out prompts 84 / 88 / 78%);
+//! windows starting at the record 93.8 / 81.2 / 87.5% (stops after 110-120 steps; held-out prompts
+//! 100%); both layouts (one window of each) 78.1 / 90.6 / 62.5%; starting windows with lr 4e-4
+//! 84.4 / 78.1 / 87.5%, with retain weight 8 87.5 / 84.4 / 93.8%, with forget windows of 48
+//! characters 90.6 / 84.4 / 87.5%; retain weight 16 87.5 / 81.2 (seed 12 / 3); anchor 3 87.5 (seed
+//! 12); 80 steps without the stopping rule 96.9 / 93.8 / 78.1% (secret NLL ratio 0.79 / 0.78 /
+//! 0.82); 300 steps without it 84.4 / 87.5 (ratio 1.33 / 1.27: overshoots the held-out level);
+//! gamma 3 forgets too little (exact 9.4%, ratio 0.37 at seed 12). `--imagined-prefixes 3` (our
+//! addition, off by default: three copies of each forget window whose secret digits in the input
+//! are replaced by random digits, the adjusted target still demoting the true digit, i.e. DI also
+//! in the contexts greedy decoding reaches once the secret is forgotten) gave 84.4 / 93.8 / 84.4%
+//! (one copy: 87.5% at seed 3). None of these is reliably above 90% at all three seeds: the
+//! differences between them are within the resolution and the seed-to-seed spread.
+//!
+//! Why the format still fails at some prompts: the adjusted target redistributes the teacher's
+//! remaining mass at each secret digit, and a memorising teacher puts that mass mostly on the
+//! *same secret's* other digits (52.3% / 46.5% / 52.4% of it at seeds 3 / 7 / 12 vs 39.2% / 39.2%
+//! / 37.6% for an even spread over the other digits) and 5.5-8.6% of it off the digits (the top
+//! alternative is not a digit at 1.6% / 3.6% / 3.1% of the positions). The imagined code is
+//! therefore a reshuffle of the secret with a name-specific favourite digit, greedy decoding
+//! repeats it, and with the digits nearly flat the amplified non-digit alternatives win some
+//! positions. With the windows ending at the record the failures were mostly wrong lengths after
+//! runs of one digit ("000000618.", "4444443."); with the windows starting at it, they are mostly
+//! letters part-way through the code ("9999ke our", "96sol's co", "quare the") and a few 5-digit
+//! codes ("22222."); the headline run prints every failing continuation. `--quick` passes
+//! memorisation, gamma = 0 and GA (asserted by the test); its DI claims are reported, not asserted.
 use crate::cli::CommonArgs;
 use crate::report::{LinePlot, Report, Series, print_line};
 use anyhow::{Context, bail};
 use datasets::corpus::{
-    CharTokenizer, Corpus, CorpusParams, Windows, public_record_windows, record_windows, tiling_windows,
+    CharTokenizer, Corpus, CorpusParams, RecordLayout, Windows, public_record_windows_in, record_windows_in,
+    tiling_windows,
 };
 use nn::optim::{Adam, LrSchedule, Optimizer};
 use nn::unlearn::{
@@ -129,6 +153,18 @@ pub struct UnlearningArgs {
     /// Unlearning optimiser: `adam` or `sgd` (with momentum 0.9).
     #[arg(long, default_value = "adam", value_parser = ["adam", "sgd"])]
     pub unlearn_optimizer: String,
+    /// Where the planted (forget) and public (retained) records sit in their unlearning windows:
+    /// `end` (the window ends with the record's full stop), `start` (the window starts with the
+    /// newline before the record, as the probe prompts do) or `both` (one window of each).
+    #[arg(long, default_value = "start", value_parser = ["end", "start", "both"])]
+    pub layout: String,
+    /// Deliberate imagination also on this many "imagined-prefix" copies of each forget window
+    /// (our addition): the secret digits in the input are replaced by random digits, the adjusted
+    /// target at each secret position still demotes the true secret digit, and the positions after
+    /// the code are distilled at gamma = 0 (the contexts greedy decoding reaches once the secret is
+    /// forgotten). Gradient ascent keeps the plain forget windows.
+    #[arg(long, default_value_t = 0)]
+    pub imagined_prefixes: usize,
     /// Load this pre-trained model (saved by an earlier run as `pretrained_model.json`) instead of
     /// pre-training; it must match the corpus of `--seed` and the model sizes.
     #[arg(long, value_name = "FILE")]
@@ -181,6 +217,10 @@ pub struct UnlearningConfig {
     pub unlearn_batch: usize,
     /// Forget window length.
     pub window: usize,
+    /// Record layouts of the forget and retained windows.
+    pub layouts: Vec<RecordLayout>,
+    /// Imagined-prefix copies of each forget window for the DI runs.
+    pub imagined_prefixes: usize,
     /// Gradient-ascent evaluation interval (steps) over the first 60 steps (every 30 after).
     pub ga_eval_every: usize,
     /// EL order.
@@ -276,6 +316,12 @@ impl UnlearningArgs {
             stop_check_every: 10,
             unlearn_batch: 8,
             window: self.window,
+            layouts: match self.layout.as_str() {
+                "start" => vec![RecordLayout::Start],
+                "both" => vec![RecordLayout::End, RecordLayout::Start],
+                _ => vec![RecordLayout::End],
+            },
+            imagined_prefixes: self.imagined_prefixes,
             ga_eval_every: if q { 10 } else { 5 },
             el_order: 3,
             el_samples: 4,
@@ -317,7 +363,7 @@ pub struct RunResult {
     pub seconds: f64,
     /// Steps taken (fewer than the maximum when the stopping rule fired).
     pub steps: usize,
-    /// Greedy continuations (10 characters) of the first forget prompts after unlearning.
+    /// Greedy continuations (10 characters) of every forget prompt after unlearning.
     pub examples: Vec<String>,
 }
 
@@ -340,6 +386,8 @@ struct Data {
     train_ids: Vec<usize>,
     valid: Windows,
     forget: ForgetSet,
+    /// The forget windows of the DI runs (`forget` and its imagined-prefix copies).
+    forget_di: ForgetSet,
     retain: ForgetSet,
     forget_probes: Vec<Probe>,
     heldout_probes: Vec<Probe>,
@@ -359,20 +407,67 @@ fn probes(tok: &CharTokenizer, records: &[datasets::corpus::Record]) -> anyhow::
         .collect()
 }
 
+fn append(set: &mut ForgetSet, w: Windows) {
+    set.tokens.extend(w.tokens);
+    set.targets.extend(w.targets);
+    set.mask.extend(w.mask);
+    set.focus.extend(w.focus);
+}
+
+/// `set` followed by `copies` copies of each of its windows in which every input token that is a
+/// secret digit (the target of a focus position) is replaced by a random digit; the targets stay
+/// (so the adjusted target still demotes the true secret digit at each secret position, and the
+/// positions after the code keep their true next tokens, distilled at gamma = 0).
+fn imagined_prefix_windows(set: &ForgetSet, digits: &[usize], copies: usize, seed: u64) -> ForgetSet {
+    let mut out = set.clone();
+    let mut rng = linalg::random::rng(seed);
+    let t = set.seq_len;
+    for _ in 0..copies {
+        for w in 0..set.n_windows() {
+            let r = w * t..(w + 1) * t;
+            let mut tokens = set.tokens[r.clone()].to_vec();
+            for i in 0..t - 1 {
+                if set.focus[w * t + i] {
+                    tokens[i + 1] = digits[rng.random_range(0..digits.len())];
+                }
+            }
+            out.tokens.extend(tokens);
+            out.targets.extend_from_slice(&set.targets[r.clone()]);
+            out.mask.extend_from_slice(&set.mask[r.clone()]);
+            out.focus.extend_from_slice(&set.focus[r]);
+        }
+    }
+    out
+}
+
 fn make_data(cfg: &UnlearningConfig) -> anyhow::Result<Data> {
     let tok = CharTokenizer::new();
     let corpus = Corpus::generate(&cfg.corpus)?;
     let train_ids = tok.encode(&corpus.train_text)?;
     let valid = tiling_windows(&tok.encode(&corpus.valid_text)?, cfg.model.context)?;
-    let w = record_windows(&tok, &corpus, &corpus.forget, cfg.window)?;
-    let forget =
-        ForgetSet { seq_len: w.seq_len, tokens: w.tokens, targets: w.targets, mask: w.mask, focus: w.focus };
-    let r = public_record_windows(&tok, &corpus, cfg.window, cfg.retain_windows, cfg.seed.wrapping_add(9))?;
-    let retain =
-        ForgetSet { seq_len: r.seq_len, tokens: r.tokens, targets: r.targets, mask: r.mask, focus: r.focus };
+    let mut forget =
+        ForgetSet { seq_len: cfg.window, tokens: vec![], targets: vec![], mask: vec![], focus: vec![] };
+    let mut retain = forget.clone();
+    // the retained windows are split evenly between the layouts
+    let per_layout = cfg.retain_windows.div_ceil(cfg.layouts.len());
+    for &layout in &cfg.layouts {
+        let w = record_windows_in(&tok, &corpus, &corpus.forget, cfg.window, layout)?;
+        append(&mut forget, w);
+        let r = public_record_windows_in(
+            &tok,
+            &corpus,
+            cfg.window,
+            per_layout,
+            cfg.seed.wrapping_add(9),
+            layout,
+        )?;
+        append(&mut retain, r);
+    }
+    let forget_di =
+        imagined_prefix_windows(&forget, &tok.digit_ids(), cfg.imagined_prefixes, cfg.seed.wrapping_add(13));
     let forget_probes = probes(&tok, &corpus.forget)?;
     let heldout_probes = probes(&tok, &corpus.heldout)?;
-    Ok(Data { tok, corpus, train_ids, valid, forget, retain, forget_probes, heldout_probes })
+    Ok(Data { tok, corpus, train_ids, valid, forget, forget_di, retain, forget_probes, heldout_probes })
 }
 
 fn evaluate(cfg: &UnlearningConfig, data: &Data, model: &Gpt) -> anyhow::Result<Evaluation> {
@@ -564,7 +659,7 @@ fn run_method(
             }
         }
     };
-    let log = unlearn_with_retain(&mut student, teacher, &data.forget, Some(anchor), &p, &mut observe)
+    let log = unlearn_with_retain(&mut student, teacher, &data.forget_di, Some(anchor), &p, &mut observe)
         .with_context(|| format!("unlearning with {}", method.label()))?;
     if let Some(e) = err {
         return Err(e);
@@ -612,11 +707,16 @@ fn forget_ma(data: &Data, model: &Gpt) -> anyhow::Result<f64> {
     Ok(correct as f64 / total.max(1) as f64)
 }
 
+/// Whether an [`examples`] line continues its prompt with 6 digits and a full stop.
+fn well_formed(example: &str) -> bool {
+    let cont = example.split_once(" code is ").map_or("", |(_, c)| c).as_bytes();
+    cont.len() > 6 && cont[..6].iter().all(u8::is_ascii_digit) && cont[6] == b'.'
+}
+
 fn examples(data: &Data, model: &Gpt) -> anyhow::Result<Vec<String>> {
     data.forget_probes
         .iter()
         .zip(&data.corpus.forget)
-        .take(6)
         .map(|(p, r)| {
             let g = nn::unlearn::greedy_continuation(model, &p.prompt, 10)?;
             Ok(format!("{}{} [true {}]", r.prefix(), data.tok.decode(&g).replace('\n', "|"), r.secret))
@@ -822,8 +922,17 @@ pub fn run(args: &UnlearningArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
     }
 
     if let Some(h) = headline(&cfg, &runs) {
-        print_line(format!("greedy continuations before: {:?}", examples(&data, &model)?));
-        print_line(format!("greedy continuations after {}: {:?}", h.method, h.examples));
+        print_line(format!(
+            "greedy continuations before: {:?}",
+            examples(&data, &model)?.iter().take(6).collect::<Vec<_>>()
+        ));
+        print_line(format!(
+            "greedy continuations after {}: {:?}",
+            h.method,
+            h.examples.iter().take(6).collect::<Vec<_>>()
+        ));
+        let bad: Vec<&String> = h.examples.iter().filter(|e| !well_formed(e)).collect();
+        print_line(format!("continuations after {} that are not 6 digits and '.': {bad:?}", h.method));
     }
     claims(&mut report, &cfg, &before, &runs, &ga_run, &ga_traj, &im);
     report.set("pretraining", &pre_log);
@@ -1099,4 +1208,43 @@ fn write_outputs(
         .y_range(0.0, 1.05);
     report.line_plot("memorisation_vs_gamma.svg", &plot);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imagined_prefixes_replace_only_the_secret_inputs() {
+        // two windows of 6: "ab12c." style, focus on the targets 1 and 2 (inputs at 2 and 3)
+        let set = ForgetSet {
+            seq_len: 6,
+            tokens: vec![20, 21, 7, 8, 9, 4, 20, 21, 7, 8, 9, 4],
+            targets: vec![21, 7, 8, 9, 4, 1, 21, 7, 8, 9, 4, 1],
+            mask: vec![true; 12],
+            focus: vec![false, true, true, false, false, false, false, true, true, false, false, false],
+        };
+        let digits: Vec<usize> = (7..17).collect();
+        let out = imagined_prefix_windows(&set, &digits, 3, 1);
+        assert_eq!(out.n_windows(), 8);
+        assert_eq!(out.tokens[..12], set.tokens[..]);
+        let mut changed = 0;
+        for w in 2..8 {
+            let r = w * 6..(w + 1) * 6;
+            let src = (w % 2) * 6;
+            // targets, mask and focus are copied; only the inputs after a focus target may differ
+            assert_eq!(out.targets[r.clone()], set.targets[src..src + 6]);
+            assert_eq!(out.focus[r.clone()], set.focus[src..src + 6]);
+            for (i, j) in r.enumerate() {
+                if i == 2 || i == 3 {
+                    assert!(digits.contains(&out.tokens[j]));
+                    changed += usize::from(out.tokens[j] != set.tokens[src + i]);
+                } else {
+                    assert_eq!(out.tokens[j], set.tokens[src + i]);
+                }
+            }
+        }
+        assert!(changed > 0);
+        assert_eq!(imagined_prefix_windows(&set, &digits, 0, 1), set);
+    }
 }
