@@ -41,7 +41,7 @@ pub mod reuse;
 pub mod ridge;
 
 pub use error::{KernelError, Result};
-pub use grad::{GradientContext, GradientParts, SparseColumns};
+pub use grad::{GradientContext, GradientParts, GradientScratch, SparseColumns};
 pub use kernel::{
     Gaussian, GaussianConvention, GradStructure, Kernel, KernelSpec, Laplace, Matern, MaternNu, NtkRelu,
     Quadratic,

@@ -12,7 +12,7 @@
 //!   `AGOP = M (sum h h^T / N) M`.
 use crate::error::{Result, invalid};
 use faer::{Accum, Mat, MatRef};
-use kernels::{GradientContext, Kernel, Metric, Prepared};
+use kernels::{GradientContext, GradientScratch, Kernel, Metric, Prepared};
 use linalg::default_par;
 use serde::{Deserialize, Serialize};
 
@@ -260,15 +260,17 @@ pub fn kernel_agop(
     };
     let mut acc = AgopAccumulator::new(d, c, h_options);
     let mut buf = Mat::<f64>::zeros(c * batch.min(n_eval), d);
+    let mut scratch = GradientScratch::new();
     let mut start = 0;
     while start < n_eval {
         let len = batch.min(n_eval - start);
         let mut h = buf.as_mut().subrows_mut(0, c * len);
-        ctx.parts_rows_into(
+        ctx.parts_rows_into_with(
             eval.x.as_ref().subrows(start, len),
             eval.xm.as_ref().subrows(start, len),
             &eval.sq_norms[start..start + len],
             h.as_mut(),
+            &mut scratch,
         )?;
         acc.add_class_major(h.as_ref(), len);
         start += len;

@@ -21,7 +21,7 @@
 //! `patience` iterations) and which iterate is returned (the best one). The error on the truly
 //! unobserved entries is never used: compute it in the observer if you know the truth.
 use crate::error::{Result, SparseRecoveryError, check_nonnegative, check_positive, invalid};
-use crate::kernel_step::{agop_rows, agop_rows_f32, kernel_regression_rows, sym_square};
+use crate::kernel_step::{AgopPrecision, fit_rows_with_agop, sym_square};
 use crate::observations::Observations;
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
@@ -472,8 +472,10 @@ pub(crate) fn run_iterations(
     for t in 0..stopping.max_iters {
         iters = t + 1;
         std::mem::swap(&mut out, &mut prev);
-        let resid = kernel_regression_rows(&kernel, &train, reg, opts.replace, &mut out)?;
-        if !out.iter().all(|x| x.is_finite()) {
+        let precision = if opts.agop_f32 { AgopPrecision::F32 } else { AgopPrecision::F64 };
+        let pass = fit_rows_with_agop(&kernel, &train, reg, opts.replace, &prev, &mut out, precision)?;
+        let resid = pass.resid;
+        if !pass.finite {
             return Err(SparseRecoveryError::Diverged {
                 method: name.into(),
                 iter: t,
@@ -481,12 +483,7 @@ pub(crate) fn run_iterations(
             });
         }
         let train_rel = resid / train.nnz() as f64 / train_ms;
-        let (mut dn, mut nn) = (0.0, 0.0);
-        for (a, b) in out.iter().zip(&prev) {
-            dn += (a - b) * (a - b);
-            nn += a * a;
-        }
-        let change = if t == 0 { 1.0 } else { (dn / nn.max(f64::MIN_POSITIVE)).sqrt() };
+        let change = if t == 0 { 1.0 } else { (pass.change_sq / pass.pred_sq.max(f64::MIN_POSITIVE)).sqrt() };
         let val_rel = val.as_ref().map(|v| rel_mse_rows(v, &out));
         let crit = val_rel.unwrap_or(change);
         let improved = match (&best, val_rel) {
@@ -560,8 +557,7 @@ pub(crate) fn run_iterations(
             }
         }
         t_iter = Instant::now();
-        let g = if opts.agop_f32 { agop_rows_f32(&out, d1, d2)? } else { agop_rows(&out, d1, d2)? };
-        let (k, e) = update(g, t, val_rel)?;
+        let (k, e) = update(pass.agop, t, val_rel)?;
         kernel = k;
         eps = e;
     }

@@ -5,6 +5,9 @@
 //!   (rayon); the prediction is accumulated tile by tile over the columns so that the kernel columns
 //!   read by a block of rows stay in cache. Cost: `sum_i |Omega_i|^3 / 3 + nnz * d2`.
 //! * [`agop_rows`]: `G = Yhat^T Yhat / d1` by a lower-triangle GEMM (faer), mirrored.
+//! * [`fit_rows_with_agop`]: both in one parallel pass (what the lin-RFM and IRLS loops use): each
+//!   thread fits a contiguous part of the rows and forms its part of the AGOP while the rows are in
+//!   cache; the same results as the two calls above up to round-off.
 //!
 //! The prediction is a row-major `d1 x d2` buffer (`Vec<f64>`); view it with
 //! [`faer::MatRef::from_row_major_slice`].
@@ -139,6 +142,17 @@ pub fn kernel_regression_rows(
     replace: bool,
     out: &mut [f64],
 ) -> Result<f64> {
+    check_rows_args(kernel, obs, reg, out)?;
+    let d2 = obs.d2();
+    let cols: Vec<&[f64]> = (0..d2).map(|j| kernel.col_as_slice(j)).collect();
+    out.par_chunks_mut(d2 * ROW_BLOCK)
+        .enumerate()
+        .map(|(b, chunk)| fit_block(&cols, obs, b * ROW_BLOCK, chunk, reg, replace))
+        .try_reduce(|| 0.0, |a, b| Ok(a + b))
+}
+
+/// Checks the arguments shared by the row-fit entry points.
+fn check_rows_args(kernel: &Mat<f64>, obs: &Observations, reg: f64, out: &[f64]) -> Result<()> {
     let (d1, d2) = (obs.d1(), obs.d2());
     check_kernel(kernel, d2)?;
     crate::error::check_nonnegative("reg", reg)?;
@@ -149,77 +163,244 @@ pub fn kernel_regression_rows(
             got: format!("{} entries", out.len()),
         });
     }
+    Ok(())
+}
+
+/// Fits and predicts the rows `r0 .. r0 + chunk.len() / d2` into `chunk` (row-major); returns the
+/// sum of their squared training residuals before replacement.
+fn fit_block(
+    cols: &[&[f64]],
+    obs: &Observations,
+    r0: usize,
+    chunk: &mut [f64],
+    reg: f64,
+    replace: bool,
+) -> Result<f64> {
+    let d2 = cols.len();
+    let nrows = chunk.len() / d2;
+    let mut coefs: Vec<Vec<f64>> = Vec::with_capacity(nrows);
+    let mut kbuf: Vec<f64> = Vec::new();
+    let mut resid = 0.0;
+    for r in 0..nrows {
+        let (idx, vals) = obs.row(r0 + r);
+        let m = idx.len();
+        kbuf.clear();
+        kbuf.resize(m * m, 0.0);
+        for (p, &jp) in idx.iter().enumerate() {
+            let col = cols[jp];
+            for (q, &jq) in idx.iter().enumerate().take(p + 1) {
+                kbuf[p * m + q] = col[jq];
+            }
+            kbuf[p * m + p] += reg;
+        }
+        if !cholesky(&mut kbuf, m) {
+            return Err(SparseRecoveryError::NotPositiveDefinite {
+                context: format!("kernel regression of row {}", r0 + r),
+                n: m,
+                hint: format!("the ridge {reg:e} is too small for this kernel; increase reg"),
+            });
+        }
+        let mut a = vals.to_vec();
+        cholesky_solve(&kbuf, m, &mut a);
+        resid += reg * reg * a.iter().map(|x| x * x).sum::<f64>();
+        coefs.push(a);
+    }
+    chunk.fill(0.0);
+    let mut t0 = 0;
+    while t0 < d2 {
+        let t1 = (t0 + TILE).min(d2);
+        for r in 0..nrows {
+            let (idx, _) = obs.row(r0 + r);
+            let a = &coefs[r];
+            let o = &mut chunk[r * d2 + t0..r * d2 + t1];
+            let mut k = 0;
+            while k + 4 <= idx.len() {
+                axpy4(
+                    o,
+                    [a[k], a[k + 1], a[k + 2], a[k + 3]],
+                    &cols[idx[k]][t0..t1],
+                    &cols[idx[k + 1]][t0..t1],
+                    &cols[idx[k + 2]][t0..t1],
+                    &cols[idx[k + 3]][t0..t1],
+                );
+                k += 4;
+            }
+            while k < idx.len() {
+                axpy1(o, a[k], &cols[idx[k]][t0..t1]);
+                k += 1;
+            }
+        }
+        t0 = t1;
+    }
+    if replace {
+        for r in 0..nrows {
+            let (idx, vals) = obs.row(r0 + r);
+            for (&j, &v) in idx.iter().zip(vals) {
+                chunk[r * d2 + j] = v;
+            }
+        }
+    }
+    Ok(resid)
+}
+
+/// Summary of one pass of [`fit_rows_with_agop`].
+#[derive(Debug, Clone)]
+pub struct RowPass {
+    /// Sum over training entries of the squared residual before replacement.
+    pub resid: f64,
+    /// `||out - prev||_F^2`.
+    pub change_sq: f64,
+    /// `||out||_F^2`.
+    pub pred_sq: f64,
+    /// Whether every entry of the prediction is finite (the AGOP is meaningless otherwise).
+    pub finite: bool,
+    /// `G = Yhat^T Yhat / d1` of the new prediction (after replacement), symmetric.
+    pub agop: Mat<f64>,
+}
+
+/// Precision of the AGOP product in [`fit_rows_with_agop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgopPrecision {
+    /// `f64` GEMM.
+    F64,
+    /// `f32` GEMM on the rounded prediction, result widened to `f64` (see
+    /// [`crate::LinRfmParams::agop_f32`]).
+    F32,
+}
+
+/// One whole lin-RFM iteration over the rows in a single parallel pass: the row fits of
+/// [`kernel_regression_rows`] (same results, same errors), the change against the previous
+/// prediction `prev`, and the AGOP `G = Yhat^T Yhat / d1` of the new prediction
+/// ([`agop_rows`] / [`agop_rows_f32`], up to round-off).
+///
+/// The rows are split into one contiguous part per rayon thread; each thread fits its rows and
+/// forms the lower triangle of its part's `Yhat_p^T Yhat_p` with a sequential GEMM while the part
+/// is still in cache, and the parts are summed. Compared with a parallel fit followed by a
+/// parallel GEMM this saves a pass over the prediction and the synchronisation of two parallel
+/// regions per iteration, which dominate at the sizes lin-RFM iterates thousands of times
+/// (`d ~ 500`).
+///
+/// Errors: as [`kernel_regression_rows`], and `prev` of a different length than `out`.
+pub fn fit_rows_with_agop(
+    kernel: &Mat<f64>,
+    obs: &Observations,
+    reg: f64,
+    replace: bool,
+    prev: &[f64],
+    out: &mut [f64],
+    precision: AgopPrecision,
+) -> Result<RowPass> {
+    check_rows_args(kernel, obs, reg, out)?;
+    if prev.len() != out.len() {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "previous prediction".into(),
+            expected: format!("{} entries", out.len()),
+            got: format!("{} entries", prev.len()),
+        });
+    }
+    let (d1, d2) = (obs.d1(), obs.d2());
+    check_prediction(out, d1, d2)?;
+    if d2 == 0 {
+        return Err(SparseRecoveryError::ShapeMismatch {
+            context: "prediction buffer".into(),
+            expected: "at least one column".into(),
+            got: "0 columns".into(),
+        });
+    }
     let cols: Vec<&[f64]> = (0..d2).map(|j| kernel.col_as_slice(j)).collect();
-    out.par_chunks_mut(d2 * ROW_BLOCK)
+    let parts = rayon::current_num_threads().clamp(1, d1);
+    let rows_per = d1.div_ceil(parts);
+    struct Part {
+        resid: f64,
+        change_sq: f64,
+        pred_sq: f64,
+        finite: bool,
+        g: Mat<f64>,
+    }
+    let results: Vec<Result<Part>> = out
+        .par_chunks_mut(d2 * rows_per)
+        .zip(prev.par_chunks(d2 * rows_per))
         .enumerate()
-        .map(|(b, chunk)| -> Result<f64> {
-            let r0 = b * ROW_BLOCK;
+        .map(|(p, (chunk, old))| -> Result<Part> {
+            let r0 = p * rows_per;
             let nrows = chunk.len() / d2;
-            let mut coefs: Vec<Vec<f64>> = Vec::with_capacity(nrows);
-            let mut kbuf: Vec<f64> = Vec::new();
             let mut resid = 0.0;
-            for r in 0..nrows {
-                let (idx, vals) = obs.row(r0 + r);
-                let m = idx.len();
-                kbuf.clear();
-                kbuf.resize(m * m, 0.0);
-                for (p, &jp) in idx.iter().enumerate() {
-                    let col = cols[jp];
-                    for (q, &jq) in idx.iter().enumerate().take(p + 1) {
-                        kbuf[p * m + q] = col[jq];
-                    }
-                    kbuf[p * m + p] += reg;
-                }
-                if !cholesky(&mut kbuf, m) {
-                    return Err(SparseRecoveryError::NotPositiveDefinite {
-                        context: format!("kernel regression of row {}", r0 + r),
-                        n: m,
-                        hint: format!("the ridge {reg:e} is too small for this kernel; increase reg"),
-                    });
-                }
-                let mut a = vals.to_vec();
-                cholesky_solve(&kbuf, m, &mut a);
-                resid += reg * reg * a.iter().map(|x| x * x).sum::<f64>();
-                coefs.push(a);
+            for (b, sub) in chunk.chunks_mut(d2 * ROW_BLOCK).enumerate() {
+                resid += fit_block(&cols, obs, r0 + b * ROW_BLOCK, sub, reg, replace)?;
             }
-            chunk.fill(0.0);
-            let mut t0 = 0;
-            while t0 < d2 {
-                let t1 = (t0 + TILE).min(d2);
-                for r in 0..nrows {
-                    let (idx, _) = obs.row(r0 + r);
-                    let a = &coefs[r];
-                    let o = &mut chunk[r * d2 + t0..r * d2 + t1];
-                    let mut k = 0;
-                    while k + 4 <= idx.len() {
-                        axpy4(
-                            o,
-                            [a[k], a[k + 1], a[k + 2], a[k + 3]],
-                            &cols[idx[k]][t0..t1],
-                            &cols[idx[k + 1]][t0..t1],
-                            &cols[idx[k + 2]][t0..t1],
-                            &cols[idx[k + 3]][t0..t1],
-                        );
-                        k += 4;
-                    }
-                    while k < idx.len() {
-                        axpy1(o, a[k], &cols[idx[k]][t0..t1]);
-                        k += 1;
-                    }
-                }
-                t0 = t1;
+            let (mut change_sq, mut pred_sq) = (0.0, 0.0);
+            for (a, b) in chunk.iter().zip(old) {
+                change_sq += (a - b) * (a - b);
+                pred_sq += a * a;
             }
-            if replace {
-                for r in 0..nrows {
-                    let (idx, vals) = obs.row(r0 + r);
-                    for (&j, &v) in idx.iter().zip(vals) {
-                        chunk[r * d2 + j] = v;
+            let finite = change_sq.is_finite() && pred_sq.is_finite();
+            let mut g = Mat::<f64>::zeros(d2, d2);
+            if finite {
+                // the row-major part is the column-major `Yhat_p^T` (d2 x nrows)
+                match precision {
+                    AgopPrecision::F64 => {
+                        let yt = MatRef::from_column_major_slice(chunk, d2, nrows);
+                        syrk_lower_seq(g.as_mut(), yt);
+                    }
+                    AgopPrecision::F32 => {
+                        let y32: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
+                        let yt = MatRef::from_column_major_slice(&y32, d2, nrows);
+                        let mut g32 = Mat::<f32>::zeros(d2, d2);
+                        syrk_lower_seq(g32.as_mut(), yt);
+                        for j in 0..d2 {
+                            let (src, dst) = (g32.col_as_slice(j), g.col_as_slice_mut(j));
+                            for i in j..d2 {
+                                dst[i] = src[i] as f64;
+                            }
+                        }
                     }
                 }
             }
-            Ok(resid)
+            Ok(Part { resid, change_sq, pred_sq, finite, g })
         })
-        .try_reduce(|| 0.0, |a, b| Ok(a + b))
+        .collect();
+    let mut total: Option<Part> = None;
+    for r in results {
+        let part = r?;
+        total = Some(match total {
+            None => part,
+            Some(mut t) => {
+                t.resid += part.resid;
+                t.change_sq += part.change_sq;
+                t.pred_sq += part.pred_sq;
+                t.finite &= part.finite;
+                t.g += &part.g;
+                t
+            }
+        });
+    }
+    let t = total.ok_or_else(|| SparseRecoveryError::ShapeMismatch {
+        context: "prediction buffer".into(),
+        expected: "at least one row".into(),
+        got: "0 rows".into(),
+    })?;
+    let mut g = t.g;
+    let scale = 1.0 / d1 as f64;
+    for j in 0..d2 {
+        g.col_as_slice_mut(j)[j..].iter_mut().for_each(|v| *v *= scale);
+    }
+    mirror_lower(&mut g);
+    Ok(RowPass { resid: t.resid, change_sq: t.change_sq, pred_sq: t.pred_sq, finite: t.finite, agop: g })
+}
+
+/// `acc += a a^T` on the lower triangle, on the calling thread.
+fn syrk_lower_seq<T: faer::traits::ComplexField>(acc: faer::MatMut<'_, T>, a: MatRef<'_, T>) {
+    matmul(
+        acc,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        T::one_impl(),
+        faer::Par::Seq,
+    );
 }
 
 /// A row-major `d1 x d2` prediction buffer with `d1 >= 1`.
@@ -289,12 +470,19 @@ pub fn gram(a: MatRef<'_, f64>, scale: f64) -> Mat<f64> {
     g
 }
 
-/// Copies the lower triangle onto the upper one.
+/// Copies the lower triangle onto the upper one, in `64 x 64` tiles (a plain loop writes the
+/// upper triangle with a stride of a whole column per entry).
 pub(crate) fn mirror_lower(g: &mut Mat<f64>) {
-    let n = g.nrows();
-    for j in 0..n {
-        for i in (j + 1)..n {
-            g[(j, i)] = g[(i, j)];
+    const B: usize = 64;
+    let n = g.nrows().min(g.ncols());
+    for jb in (0..n).step_by(B) {
+        for ib in (jb..n).step_by(B) {
+            for j in jb..(jb + B).min(n) {
+                for i in ib.max(j + 1)..(ib + B).min(n) {
+                    let v = g[(i, j)];
+                    g[(j, i)] = v;
+                }
+            }
         }
     }
 }
@@ -345,6 +533,42 @@ mod tests {
         assert!((&g64 - &g32).norm_max() < 1e-5 * g64.norm_max());
         assert_eq!(g32, g32.transpose().to_owned());
         assert!(agop_rows_f32(&pred, d1 + 1, d2).is_err());
+    }
+
+    #[test]
+    fn fused_pass_equals_rows_then_agop() {
+        let inst = crate::low_rank_instance(41, 29, 2, 500, 7).unwrap();
+        let (d1, d2) = (41, 29);
+        let g = linalg::random::gaussian_mat(d2, d2, 4);
+        let k = &g * g.transpose();
+        let prev: Vec<f64> = (0..d1 * d2).map(|v| (v % 7) as f64 * 0.1).collect();
+        for replace in [false, true] {
+            let mut want = vec![0.0; d1 * d2];
+            let resid = kernel_regression_rows(&k, &inst.observed, 0.05, replace, &mut want).unwrap();
+            let g64 = agop_rows(&want, d1, d2).unwrap();
+            let change: f64 = want.iter().zip(&prev).map(|(a, b)| (a - b) * (a - b)).sum();
+            let norm: f64 = want.iter().map(|a| a * a).sum();
+            for (precision, tol) in [(AgopPrecision::F64, 1e-12), (AgopPrecision::F32, 1e-5)] {
+                let mut out = vec![f64::NAN; d1 * d2];
+                let pass = fit_rows_with_agop(&k, &inst.observed, 0.05, replace, &prev, &mut out, precision)
+                    .unwrap();
+                assert!(out.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + b.abs())));
+                assert!((pass.resid - resid).abs() <= 1e-12 * (1.0 + resid));
+                assert!((pass.change_sq - change).abs() <= 1e-10 * (1.0 + change));
+                assert!((pass.pred_sq - norm).abs() <= 1e-10 * (1.0 + norm));
+                assert!(pass.finite);
+                assert!((&pass.agop - &g64).norm_max() <= tol * g64.norm_max(), "{precision:?}");
+                assert_eq!(pass.agop, pass.agop.transpose().to_owned());
+            }
+        }
+        let mut out = vec![0.0; d1 * d2];
+        assert!(
+            fit_rows_with_agop(&k, &inst.observed, 0.05, true, &prev[1..], &mut out, AgopPrecision::F64)
+                .is_err()
+        );
+        assert!(
+            fit_rows_with_agop(&k, &inst.observed, -1.0, true, &prev, &mut out, AgopPrecision::F64).is_err()
+        );
     }
 
     #[test]
