@@ -21,7 +21,7 @@
 //! `patience` iterations) and which iterate is returned (the best one). The error on the truly
 //! unobserved entries is never used: compute it in the observer if you know the truth.
 use crate::error::{Result, SparseRecoveryError, check_nonnegative, check_positive, invalid};
-use crate::kernel_step::{AgopPrecision, fit_rows_with_agop, sym_square};
+use crate::kernel_step::{AgopPrecision, RowPassScratch, fit_rows_with_agop_in, sym_square};
 use crate::observations::Observations;
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
@@ -469,11 +469,21 @@ pub(crate) fn run_iterations(
     let mut stop = StopReason::MaxIters;
     let mut iters = 0;
     let mut t_iter = Instant::now();
+    let mut scratch = RowPassScratch::default();
     for t in 0..stopping.max_iters {
         iters = t + 1;
         std::mem::swap(&mut out, &mut prev);
         let precision = if opts.agop_f32 { AgopPrecision::F32 } else { AgopPrecision::F64 };
-        let pass = fit_rows_with_agop(&kernel, &train, reg, opts.replace, &prev, &mut out, precision)?;
+        let pass = fit_rows_with_agop_in(
+            &kernel,
+            &train,
+            reg,
+            opts.replace,
+            &prev,
+            &mut out,
+            precision,
+            &mut scratch,
+        )?;
         let resid = pass.resid;
         if !pass.finite {
             return Err(SparseRecoveryError::Diverged {

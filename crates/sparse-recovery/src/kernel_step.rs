@@ -290,6 +290,36 @@ pub fn fit_rows_with_agop(
     out: &mut [f64],
     precision: AgopPrecision,
 ) -> Result<RowPass> {
+    fit_rows_with_agop_in(kernel, obs, reg, replace, prev, out, precision, &mut RowPassScratch::default())
+}
+
+/// Per-thread buffers of [`fit_rows_with_agop_in`], kept between iterations (the `f32` copy of a
+/// part of the prediction and the part's Gram matrix), so that an iteration allocates only its
+/// result.
+#[derive(Debug, Default)]
+pub struct RowPassScratch {
+    parts: Vec<PartBuffers>,
+}
+
+#[derive(Debug)]
+struct PartBuffers {
+    g64: Mat<f64>,
+    g32: Mat<f32>,
+    y32: Vec<f32>,
+}
+
+/// [`fit_rows_with_agop`] with buffers reused across calls (any shapes: they are resized).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_rows_with_agop_in(
+    kernel: &Mat<f64>,
+    obs: &Observations,
+    reg: f64,
+    replace: bool,
+    prev: &[f64],
+    out: &mut [f64],
+    precision: AgopPrecision,
+    scratch: &mut RowPassScratch,
+) -> Result<RowPass> {
     check_rows_args(kernel, obs, reg, out)?;
     if prev.len() != out.len() {
         return Err(SparseRecoveryError::ShapeMismatch {
@@ -310,90 +340,136 @@ pub fn fit_rows_with_agop(
     let cols: Vec<&[f64]> = (0..d2).map(|j| kernel.col_as_slice(j)).collect();
     let parts = rayon::current_num_threads().clamp(1, d1);
     let rows_per = d1.div_ceil(parts);
+    let n_parts = d1.div_ceil(rows_per);
+    scratch.parts.truncate(n_parts);
+    while scratch.parts.len() < n_parts {
+        scratch.parts.push(PartBuffers { g64: Mat::zeros(0, 0), g32: Mat::zeros(0, 0), y32: Vec::new() });
+    }
     struct Part {
         resid: f64,
         change_sq: f64,
         pred_sq: f64,
         finite: bool,
-        g: Mat<f64>,
     }
     let results: Vec<Result<Part>> = out
         .par_chunks_mut(d2 * rows_per)
         .zip(prev.par_chunks(d2 * rows_per))
+        .zip(scratch.parts.par_iter_mut())
         .enumerate()
-        .map(|(p, (chunk, old))| -> Result<Part> {
+        .map(|(p, ((chunk, old), buf))| -> Result<Part> {
             let r0 = p * rows_per;
             let nrows = chunk.len() / d2;
             let mut resid = 0.0;
             for (b, sub) in chunk.chunks_mut(d2 * ROW_BLOCK).enumerate() {
                 resid += fit_block(&cols, obs, r0 + b * ROW_BLOCK, sub, reg, replace)?;
             }
-            let (mut change_sq, mut pred_sq) = (0.0, 0.0);
-            for (a, b) in chunk.iter().zip(old) {
-                change_sq += (a - b) * (a - b);
-                pred_sq += a * a;
-            }
+            let (change_sq, pred_sq) = change_and_norm(chunk, old);
             let finite = change_sq.is_finite() && pred_sq.is_finite();
-            let mut g = Mat::<f64>::zeros(d2, d2);
+            // the row-major part is the column-major `Yhat_p^T` (d2 x nrows); only the lower
+            // triangle of the part's Gram matrix is written (and read below)
             if finite {
-                // the row-major part is the column-major `Yhat_p^T` (d2 x nrows)
                 match precision {
                     AgopPrecision::F64 => {
-                        let yt = MatRef::from_column_major_slice(chunk, d2, nrows);
-                        syrk_lower_seq(g.as_mut(), yt);
+                        if buf.g64.nrows() != d2 {
+                            buf.g64 = Mat::zeros(d2, d2);
+                        }
+                        syrk_lower_seq(buf.g64.as_mut(), MatRef::from_column_major_slice(chunk, d2, nrows));
                     }
                     AgopPrecision::F32 => {
-                        let y32: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
-                        let yt = MatRef::from_column_major_slice(&y32, d2, nrows);
-                        let mut g32 = Mat::<f32>::zeros(d2, d2);
-                        syrk_lower_seq(g32.as_mut(), yt);
-                        for j in 0..d2 {
-                            let (src, dst) = (g32.col_as_slice(j), g.col_as_slice_mut(j));
-                            for i in j..d2 {
-                                dst[i] = src[i] as f64;
-                            }
+                        if buf.g32.nrows() != d2 {
+                            buf.g32 = Mat::zeros(d2, d2);
                         }
+                        buf.y32.resize(chunk.len(), 0.0);
+                        round_to_f32(chunk, &mut buf.y32);
+                        let yt = MatRef::from_column_major_slice(&buf.y32, d2, nrows);
+                        syrk_lower_seq(buf.g32.as_mut(), yt);
                     }
                 }
             }
-            Ok(Part { resid, change_sq, pred_sq, finite, g })
+            Ok(Part { resid, change_sq, pred_sq, finite })
         })
         .collect();
-    let mut total: Option<Part> = None;
+    let (mut resid, mut change_sq, mut pred_sq, mut finite) = (0.0, 0.0, 0.0, true);
     for r in results {
         let part = r?;
-        total = Some(match total {
-            None => part,
-            Some(mut t) => {
-                t.resid += part.resid;
-                t.change_sq += part.change_sq;
-                t.pred_sq += part.pred_sq;
-                t.finite &= part.finite;
-                t.g += &part.g;
-                t
-            }
-        });
+        resid += part.resid;
+        change_sq += part.change_sq;
+        pred_sq += part.pred_sq;
+        finite &= part.finite;
     }
-    let t = total.ok_or_else(|| SparseRecoveryError::ShapeMismatch {
-        context: "prediction buffer".into(),
-        expected: "at least one row".into(),
-        got: "0 rows".into(),
-    })?;
-    let mut g = t.g;
+    // sum the parts in order (deterministic), lower triangle only, scaled by 1 / d1
     let scale = 1.0 / d1 as f64;
-    for j in 0..d2 {
-        g.col_as_slice_mut(j)[j..].iter_mut().for_each(|v| *v *= scale);
+    let mut g = Mat::<f64>::zeros(d2, d2);
+    if finite {
+        for buf in &scratch.parts {
+            for j in 0..d2 {
+                let dst = &mut g.col_as_slice_mut(j)[j..];
+                match precision {
+                    AgopPrecision::F64 => add_scaled(dst, &buf.g64.col_as_slice(j)[j..], scale),
+                    AgopPrecision::F32 => add_scaled_f32(dst, &buf.g32.col_as_slice(j)[j..], scale),
+                }
+            }
+        }
     }
     mirror_lower(&mut g);
-    Ok(RowPass { resid: t.resid, change_sq: t.change_sq, pred_sq: t.pred_sq, finite: t.finite, agop: g })
+    Ok(RowPass { resid, change_sq, pred_sq, finite, agop: g })
 }
 
-/// `acc += a a^T` on the lower triangle, on the calling thread.
+/// `(||a - b||^2, ||a||^2)` with eight accumulators per sum (vectorised, dispatched at run time).
+#[multiversion(targets = "simd")]
+fn change_and_norm(a: &[f64], b: &[f64]) -> (f64, f64) {
+    const L: usize = 8;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let m = n / L * L;
+    let (mut dc, mut dn) = ([0.0f64; L], [0.0f64; L]);
+    for (ca, cb) in a[..m].chunks_exact(L).zip(b[..m].chunks_exact(L)) {
+        for l in 0..L {
+            let d = ca[l] - cb[l];
+            dc[l] += d * d;
+            dn[l] += ca[l] * ca[l];
+        }
+    }
+    let (mut c, mut s) = (dc.iter().sum::<f64>(), dn.iter().sum::<f64>());
+    for k in m..n {
+        let d = a[k] - b[k];
+        c += d * d;
+        s += a[k] * a[k];
+    }
+    (c, s)
+}
+
+/// `dst[i] = src[i] as f32` (vectorised, dispatched at run time).
+#[multiversion(targets = "simd")]
+fn round_to_f32(src: &[f64], dst: &mut [f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s as f32;
+    }
+}
+
+/// `dst += scale * src`.
+#[multiversion(targets = "simd")]
+fn add_scaled(dst: &mut [f64], src: &[f64], scale: f64) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s * scale;
+    }
+}
+
+/// `dst += scale * src` from `f32`.
+#[multiversion(targets = "simd")]
+fn add_scaled_f32(dst: &mut [f64], src: &[f32], scale: f64) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s as f64 * scale;
+    }
+}
+
+/// `acc = a a^T` on the lower triangle (the strict upper triangle is not written), on the calling
+/// thread.
 fn syrk_lower_seq<T: faer::traits::ComplexField>(acc: faer::MatMut<'_, T>, a: MatRef<'_, T>) {
     matmul(
         acc,
         BlockStructure::TriangularLower,
-        Accum::Add,
+        Accum::Replace,
         a,
         BlockStructure::Rectangular,
         a.transpose(),
@@ -559,6 +635,32 @@ mod tests {
                 assert!(pass.finite);
                 assert!((&pass.agop - &g64).norm_max() <= tol * g64.norm_max(), "{precision:?}");
                 assert_eq!(pass.agop, pass.agop.transpose().to_owned());
+            }
+        }
+        // one scratch across calls of different shapes and precisions gives the fresh results
+        let mut scratch = RowPassScratch::default();
+        for (n1, n2, seed) in [(41usize, 29usize, 7u64), (23, 31, 8), (41, 29, 7)] {
+            let inst = crate::low_rank_instance(n1, n2, 2, n1 * n2 / 3, seed).unwrap();
+            let g = linalg::random::gaussian_mat(n2, n2, seed);
+            let k = &g * g.transpose();
+            let prev = vec![0.5; n1 * n2];
+            for precision in [AgopPrecision::F32, AgopPrecision::F64] {
+                let (mut a, mut b) = (vec![0.0; n1 * n2], vec![0.0; n1 * n2]);
+                let fresh =
+                    fit_rows_with_agop(&k, &inst.observed, 0.05, true, &prev, &mut a, precision).unwrap();
+                let reused = fit_rows_with_agop_in(
+                    &k,
+                    &inst.observed,
+                    0.05,
+                    true,
+                    &prev,
+                    &mut b,
+                    precision,
+                    &mut scratch,
+                )
+                .unwrap();
+                assert_eq!(a, b);
+                assert_eq!(fresh.agop, reused.agop);
             }
         }
         let mut out = vec![0.0; d1 * d2];
