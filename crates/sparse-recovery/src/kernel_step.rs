@@ -563,6 +563,34 @@ pub(crate) fn mirror_lower(g: &mut Mat<f64>) {
     }
 }
 
+/// [`sym_square`] with the GEMM in `f32` (input rounded, result widened to `f64`).
+pub fn sym_square_f32(a: &Mat<f64>) -> Mat<f64> {
+    let n = a.nrows();
+    let mut a32 = Mat::<f32>::zeros(n, a.ncols());
+    for j in 0..a.ncols() {
+        round_to_f32(a.col_as_slice(j), a32.col_as_slice_mut(j));
+    }
+    let mut g32 = Mat::<f32>::zeros(n, n);
+    matmul(
+        g32.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a32.as_ref(),
+        BlockStructure::Rectangular,
+        a32.as_ref(),
+        BlockStructure::Rectangular,
+        1.0f32,
+        linalg::default_par(),
+    );
+    let mut g = Mat::<f64>::zeros(n, n);
+    for j in 0..n {
+        let dst = &mut g.col_as_slice_mut(j)[j..];
+        add_scaled_f32(dst, &g32.col_as_slice(j)[j..], 1.0);
+    }
+    mirror_lower(&mut g);
+    g
+}
+
 /// `A A` for symmetric `A` (result symmetrised exactly).
 pub fn sym_square(a: &Mat<f64>) -> Mat<f64> {
     let n = a.nrows();
@@ -609,6 +637,16 @@ mod tests {
         assert!((&g64 - &g32).norm_max() < 1e-5 * g64.norm_max());
         assert_eq!(g32, g32.transpose().to_owned());
         assert!(agop_rows_f32(&pred, d1 + 1, d2).is_err());
+    }
+
+    #[test]
+    fn f32_square_matches_f64() {
+        let g = linalg::random::gaussian_mat(37, 41, 9);
+        let a = &g * g.transpose();
+        let want = sym_square(&a);
+        let got = sym_square_f32(&a);
+        assert!((&want - &got).norm_max() <= 1e-5 * want.norm_max());
+        assert_eq!(got, got.transpose().to_owned());
     }
 
     #[test]

@@ -433,7 +433,7 @@ fn single_instance(report: &mut Report, args: &LinRfmArgs, common: &CommonArgs) 
                     .with_max_iters(iters)
                     .with_tol(1e-6)
                     .with_merge_after_switch(Some(1e-6))
-                    .with_agop_f32(alpha == 0.5)
+                    .with_agop_f32(alpha == 0.5 || alpha == 1.0)
                     .with_seed(common.seed)
                     .fit_with(&inst.observed, &mut obs)
             } else {
@@ -516,7 +516,7 @@ fn headline(report: &mut Report, sc: &Scale, seed: u64, alpha: f64) -> anyhow::R
             .with_tol(1e-4)
             .with_patience(if a == 0.5 { 500 } else { 100 })
             .with_merge_after_switch(Some(1e-5))
-            .with_agop_f32(a == 0.5)
+            .with_agop_f32(a == 0.5 || a == 1.0)
             .with_seed(seed);
         let (s, c) = run_lin_rfm(&inst, &params, target, &format!("lin-RFM alpha={a}"), None)?;
         curves.push((s.method.clone(), c));
