@@ -166,13 +166,7 @@ impl CausalSelfAttention {
                     gemm_seq(gvb.as_mut().subcols_mut(c, dh), Accum::Replace, a.transpose(), goh, 1.0);
                     gemm_seq(gs.as_mut(), Accum::Replace, goh, vh.transpose(), 1.0);
                     // dS = A o (dA - rowsum(dA o A)), column by column (contiguous)
-                    dot.fill(0.0);
-                    for j in 0..t {
-                        let (gc, ac) = (gs.col_as_slice(j), a.col_as_slice(j));
-                        for i in j..t {
-                            dot[i] += gc[i] * ac[i];
-                        }
-                    }
+                    causal_row_dots(&gs, a, &mut dot);
                     for j in 0..t {
                         let ac = a.col_as_slice(j);
                         let gc = gs.col_as_slice_mut(j);
@@ -198,6 +192,19 @@ impl CausalSelfAttention {
             None => &(&gq + &gk) + &gv,
         };
         Ok((gx, grads))
+    }
+}
+
+/// `dot[i] = sum_{j <= i} g_ij a_ij` over the lower triangles of two column-major `t x t`
+/// matrices (the row sums of `dA o A` in a causal attention backward pass).
+pub(crate) fn causal_row_dots(g: &Mat<f64>, a: &Mat<f64>, dot: &mut [f64]) {
+    let t = dot.len();
+    dot.fill(0.0);
+    for j in 0..t {
+        let (gc, ac) = (g.col_as_slice(j), a.col_as_slice(j));
+        for i in j..t {
+            dot[i] += gc[i] * ac[i];
+        }
     }
 }
 

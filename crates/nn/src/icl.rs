@@ -74,7 +74,7 @@
 //! assert!(icl::psi_features(x.as_ref(), y.as_ref(), 0, PsiKernel::L1Linear).is_err());
 //! # Ok::<(), nn::NnError>(())
 //! ```
-use crate::attention::{AttentionCache, CausalSelfAttention};
+use crate::attention::{AttentionCache, CausalSelfAttention, causal_row_dots};
 use crate::error::{Result, check_nonzero, check_positive, invalid, mismatch};
 use crate::layers::{Activation, LayerNorm, LayerNormCache, Linear};
 use crate::mlp::Mlp;
@@ -624,13 +624,7 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
             gemm_seq(gdst.as_mut(), Accum::Replace, a.transpose(), gb, 1.0);
             // dL/dA (lower triangle used), then dL/ds
             gemm_seq(gs.as_mut(), Accum::Replace, gb, hb.transpose(), 1.0);
-            dot.fill(0.0);
-            for j in 0..t {
-                let (gc, ac) = (gs.col_as_slice(j), a.col_as_slice(j));
-                for i in j..t {
-                    dot[i] += gc[i] * ac[i];
-                }
-            }
+            causal_row_dots(&gs, a, &mut dot);
             for j in 0..t {
                 let sc = s.col_as_slice(j);
                 let gc = gs.col_as_slice_mut(j);

@@ -253,17 +253,10 @@ impl LinRfmParams {
         let alpha = self.alpha;
         let method = self.method;
         let eps = self.epsilon;
-        let square_f32 = self.agop_f32 && alpha == 1.0 && method == KernelMethod::Auto;
-        let mut update = |mut g: Mat<f64>, t: usize, _val: Option<f64>| -> Result<(Mat<f64>, f64)> {
+        let square_f32 = self.agop_f32;
+        let mut update = |g: Mat<f64>, t: usize, _val: Option<f64>| -> Result<(Mat<f64>, f64)> {
             let e = eps.at(t) * linalg::sym::trace(g.as_ref()) / g.nrows() as f64;
-            if square_f32 && g.as_ref().is_all_finite() {
-                // K = (G + eps I)^2 with the GEMM in f32 (see `agop_f32`)
-                for i in 0..g.nrows() {
-                    g[(i, i)] += e;
-                }
-                return Ok((sym_square_f32(&g), e));
-            }
-            Ok((kernel_from_agop(g, alpha, e, method)?, e))
+            Ok((kernel_from_agop_with(g, alpha, e, method, square_f32)?, e))
         };
         let sched = RegSchedule { reg: self.reg, reg_final: self.reg_final, switch: self.reg_switch };
         let opts = LoopOptions { replace: self.replace, agop_f32: self.agop_f32 };
@@ -286,7 +279,19 @@ pub fn feature_matrix(g: MatRef<'_, f64>, alpha: f64, eps: f64) -> Result<Mat<f6
 }
 
 /// The kernel `K = M^T M = (G + eps I)^(2 alpha)` used by the row fits (see [`KernelMethod`]).
-pub fn kernel_from_agop(mut g: Mat<f64>, alpha: f64, eps: f64, method: KernelMethod) -> Result<Mat<f64>> {
+pub fn kernel_from_agop(g: Mat<f64>, alpha: f64, eps: f64, method: KernelMethod) -> Result<Mat<f64>> {
+    kernel_from_agop_with(g, alpha, eps, method, false)
+}
+
+/// [`kernel_from_agop`]; with `square_f32` the `alpha = 1` shortcut squares `G + eps I` with an
+/// `f32` GEMM ([`crate::kernel_step::sym_square_f32`], see [`LinRfmParams::agop_f32`]).
+pub fn kernel_from_agop_with(
+    mut g: Mat<f64>,
+    alpha: f64,
+    eps: f64,
+    method: KernelMethod,
+    square_f32: bool,
+) -> Result<Mat<f64>> {
     check_positive("alpha", alpha)?;
     check_nonnegative("epsilon", eps)?;
     linalg::validate::check_square("AGOP", g.as_ref())?;
@@ -308,7 +313,7 @@ pub fn kernel_from_agop(mut g: Mat<f64>, alpha: f64, eps: f64, method: KernelMet
             for i in 0..g.nrows() {
                 g[(i, i)] += eps;
             }
-            Ok(sym_square(&g))
+            Ok(if square_f32 { sym_square_f32(&g) } else { sym_square(&g) })
         }
         _ => {
             let m = feature_matrix(g.as_ref(), alpha, eps)?;
