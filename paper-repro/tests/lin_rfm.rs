@@ -42,6 +42,10 @@ fn quick_run_reproduces_the_claims() {
     // the SVD-free iteration is cheaper than one with an eigendecomposition
     let race = s["speed_race"].as_array().unwrap();
     assert!(race[0]["seconds_per_iter"].as_f64().unwrap() < race[1]["seconds_per_iter"].as_f64().unwrap());
+    // momentum (the third row) reaches the target error in fewer iterations than plain lin-RFM
+    let hit = |r: &serde_json::Value| r["iters_to_target"].as_u64().expect("reaches relative error 1e-2");
+    assert!(race[2]["method"].as_str().unwrap().contains("momentum"));
+    assert!(hit(&race[2]) < hit(&race[0]), "momentum {} vs plain {}", race[2], race[0]);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -98,6 +102,8 @@ fn bad_arguments_are_clean_errors() {
     assert_clean_failure(&["--method", "magic"], &["magic"]);
     assert_clean_failure(&["--d1", "0"], &["d1"]);
     assert_clean_failure(&["--iters", "0"], &["iters"]);
+    assert_clean_failure(&["--momentum", "1"], &["momentum"]);
+    assert_clean_failure(&["--momentum", "-0.5"], &["momentum"]);
     // too few observations to hold out a validation set
     assert_clean_failure(&["--d1", "3", "--d2", "3", "--rank", "1", "--obs-frac", "0.12"], &["empty"]);
 }

@@ -175,6 +175,7 @@ impl DlnParams {
                     val_rel_mse: v.unwrap_or(f64::NAN),
                     change: 0.0,
                     elapsed: start.elapsed().as_secs_f64(),
+                    momentum: 0.0,
                 });
                 let score = v.unwrap_or(train_rel);
                 if best.as_ref().is_none_or(|b| score < b.2 || val.is_none()) {

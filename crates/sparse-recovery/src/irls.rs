@@ -111,7 +111,7 @@ impl IrlsParams {
         };
         // the ridge is scaled to the kernel inside the row fits: reg * mean eigenvalue is tiny
         let sched = RegSchedule { reg: self.reg.max(1e-300), reg_final: self.reg.max(1e-300), switch: 0.0 };
-        let opts = LoopOptions { replace: false, agop_f32: false };
+        let opts = LoopOptions { replace: false, agop_f32: false, momentum: 0.0 };
         run_iterations(obs, &self.stopping, sched, opts, "IRLS", &mut update, observer)
     }
 }

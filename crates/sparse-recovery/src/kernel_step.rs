@@ -290,7 +290,17 @@ pub fn fit_rows_with_agop(
     out: &mut [f64],
     precision: AgopPrecision,
 ) -> Result<RowPass> {
-    fit_rows_with_agop_in(kernel, obs, reg, replace, prev, out, precision, &mut RowPassScratch::default())
+    fit_rows_with_agop_in(
+        kernel,
+        obs,
+        reg,
+        replace,
+        prev,
+        out,
+        precision,
+        0.0,
+        &mut RowPassScratch::default(),
+    )
 }
 
 /// Per-thread buffers of [`fit_rows_with_agop_in`], kept between iterations (the `f32` copy of a
@@ -306,9 +316,15 @@ struct PartBuffers {
     g64: Mat<f64>,
     g32: Mat<f32>,
     y32: Vec<f32>,
+    y64: Vec<f64>,
 }
 
-/// [`fit_rows_with_agop`] with buffers reused across calls (any shapes: they are resized).
+/// [`fit_rows_with_agop`] with buffers reused across calls (any shapes: they are resized) and an
+/// optional extrapolation of the AGOP input: with `extrapolate = beta > 0` the AGOP is that of
+/// `Z = Yhat + beta (Yhat - prev)` instead of `Yhat` (heavy-ball momentum on the prediction, see
+/// [`crate::LinRfmParams::momentum`]); the returned sums and `out` are those of `Yhat` itself.
+///
+/// Errors: as [`fit_rows_with_agop`], and `extrapolate` negative or not finite.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_rows_with_agop_in(
     kernel: &Mat<f64>,
@@ -318,9 +334,13 @@ pub fn fit_rows_with_agop_in(
     prev: &[f64],
     out: &mut [f64],
     precision: AgopPrecision,
+    extrapolate: f64,
     scratch: &mut RowPassScratch,
 ) -> Result<RowPass> {
     check_rows_args(kernel, obs, reg, out)?;
+    if !(extrapolate.is_finite() && extrapolate >= 0.0) {
+        return Err(crate::error::invalid("extrapolation", extrapolate, "must be finite and >= 0"));
+    }
     if prev.len() != out.len() {
         return Err(SparseRecoveryError::ShapeMismatch {
             context: "previous prediction".into(),
@@ -343,7 +363,12 @@ pub fn fit_rows_with_agop_in(
     let n_parts = d1.div_ceil(rows_per);
     scratch.parts.truncate(n_parts);
     while scratch.parts.len() < n_parts {
-        scratch.parts.push(PartBuffers { g64: Mat::zeros(0, 0), g32: Mat::zeros(0, 0), y32: Vec::new() });
+        scratch.parts.push(PartBuffers {
+            g64: Mat::zeros(0, 0),
+            g32: Mat::zeros(0, 0),
+            y32: Vec::new(),
+            y64: Vec::new(),
+        });
     }
     struct Part {
         resid: f64,
@@ -373,14 +398,25 @@ pub fn fit_rows_with_agop_in(
                         if buf.g64.nrows() != d2 {
                             buf.g64 = Mat::zeros(d2, d2);
                         }
-                        syrk_lower_seq(buf.g64.as_mut(), MatRef::from_column_major_slice(chunk, d2, nrows));
+                        let z: &[f64] = if extrapolate > 0.0 {
+                            buf.y64.resize(chunk.len(), 0.0);
+                            extrapolate_f64(chunk, old, extrapolate, &mut buf.y64);
+                            &buf.y64
+                        } else {
+                            chunk
+                        };
+                        syrk_lower_seq(buf.g64.as_mut(), MatRef::from_column_major_slice(z, d2, nrows));
                     }
                     AgopPrecision::F32 => {
                         if buf.g32.nrows() != d2 {
                             buf.g32 = Mat::zeros(d2, d2);
                         }
                         buf.y32.resize(chunk.len(), 0.0);
-                        round_to_f32(chunk, &mut buf.y32);
+                        if extrapolate > 0.0 {
+                            extrapolate_to_f32(chunk, old, extrapolate, &mut buf.y32);
+                        } else {
+                            round_to_f32(chunk, &mut buf.y32);
+                        }
                         let yt = MatRef::from_column_major_slice(&buf.y32, d2, nrows);
                         syrk_lower_seq(buf.g32.as_mut(), yt);
                     }
@@ -444,6 +480,22 @@ fn change_and_norm(a: &[f64], b: &[f64]) -> (f64, f64) {
 fn round_to_f32(src: &[f64], dst: &mut [f32]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = s as f32;
+    }
+}
+
+/// `dst[i] = y[i] + beta (y[i] - old[i])`.
+#[multiversion(targets = "simd")]
+fn extrapolate_f64(y: &[f64], old: &[f64], beta: f64, dst: &mut [f64]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(y).zip(old) {
+        *d = a + beta * (a - b);
+    }
+}
+
+/// `dst[i] = (y[i] + beta (y[i] - old[i])) as f32`.
+#[multiversion(targets = "simd")]
+fn extrapolate_to_f32(y: &[f64], old: &[f64], beta: f64, dst: &mut [f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(y).zip(old) {
+        *d = (a + beta * (a - b)) as f32;
     }
 }
 
@@ -694,13 +746,52 @@ mod tests {
                     &prev,
                     &mut b,
                     precision,
+                    0.0,
                     &mut scratch,
                 )
                 .unwrap();
                 assert_eq!(a, b);
                 assert_eq!(fresh.agop, reused.agop);
+                // extrapolation changes only the AGOP: that of Yhat + beta (Yhat - prev)
+                let beta = 0.7;
+                let mut c = vec![0.0; n1 * n2];
+                let ex = fit_rows_with_agop_in(
+                    &k,
+                    &inst.observed,
+                    0.05,
+                    true,
+                    &prev,
+                    &mut c,
+                    precision,
+                    beta,
+                    &mut scratch,
+                )
+                .unwrap();
+                assert_eq!(a, c);
+                assert_eq!(
+                    (ex.resid, ex.change_sq, ex.pred_sq),
+                    (fresh.resid, fresh.change_sq, fresh.pred_sq)
+                );
+                let z: Vec<f64> = a.iter().zip(&prev).map(|(y, o)| y + beta * (y - o)).collect();
+                let want = agop_rows(&z, n1, n2).unwrap();
+                assert!((&ex.agop - &want).norm_max() <= 1e-5 * want.norm_max(), "{precision:?}");
+                assert!((&ex.agop - &fresh.agop).norm_max() > 1e-3 * want.norm_max());
             }
         }
+        assert!(
+            fit_rows_with_agop_in(
+                &k,
+                &inst.observed,
+                0.05,
+                true,
+                &prev,
+                &mut vec![0.0; d1 * d2],
+                AgopPrecision::F64,
+                -0.5,
+                &mut scratch
+            )
+            .is_err()
+        );
         let mut out = vec![0.0; d1 * d2];
         assert!(
             fit_rows_with_agop(&k, &inst.observed, 0.05, true, &prev[1..], &mut out, AgopPrecision::F64)

@@ -145,6 +145,7 @@ impl SoftImputeParams {
                 val_rel_mse: v.unwrap_or(f64::NAN),
                 change: 0.0,
                 elapsed: start.elapsed().as_secs_f64(),
+                momentum: 0.0,
             });
             let score = v.unwrap_or(-(li as f64));
             if best.as_ref().is_none_or(|b| score < b.2) {

@@ -278,3 +278,48 @@ fn merging_the_holdout_after_the_switch() {
     let err = LinRfmParams::new(1.0).with_merge_after_switch(Some(-1.0)).fit(&inst.observed).unwrap_err();
     assert!(err.to_string().contains("merge_after_switch"), "{err}");
 }
+
+/// Heavy-ball momentum on the AGOP input: the same fixed points, far fewer iterations in the slow
+/// linear phase, restarts (momentum 0) at iteration 0 and after every iteration whose hold-out
+/// error got worse, and `momentum` outside `[0, 1)` is an error.
+#[test]
+fn momentum_accelerates_with_restarts() {
+    let inst = low_rank_instance_frac(200, 200, 4, 0.12, 11).unwrap();
+    let base = LinRfmParams::new(0.5)
+        .with_epsilon(Epsilon::Geometric { initial: 1.0, factor: 0.9, min: 0.0 })
+        .with_tol(0.0)
+        .with_patience(1000)
+        .with_max_iters(600)
+        .with_seed(0);
+    let iters_to = |p: &LinRfmParams| {
+        let mut hit = None;
+        let fit = p
+            .fit_with(&inst.observed, &mut |s| {
+                if inst.unobserved_error(s.prediction).unwrap().relative <= 1e-2 {
+                    hit = Some(s.iter);
+                    return Control::Stop;
+                }
+                Control::Continue
+            })
+            .unwrap();
+        (hit, fit)
+    };
+    let (plain, _) = iters_to(&base);
+    let (fast, fit) = iters_to(&base.clone().with_momentum(0.9));
+    let (plain, fast) = (plain.expect("plain lin-RFM reaches 1e-2"), fast.expect("momentum reaches 1e-2"));
+    assert!(2 * fast < plain, "momentum {fast} iterations vs {plain} without");
+    eprintln!("iterations to 1e-2: {plain} without momentum, {fast} with 0.9");
+    let h = &fit.history;
+    assert_eq!(h[0].momentum, 0.0);
+    for w in h.windows(3) {
+        // the momentum of iteration t is dropped iff the hold-out error rose from t-2 to t-1
+        let worse = w[1].val_rel_mse.is_nan() || w[1].val_rel_mse > w[0].val_rel_mse;
+        assert_eq!(w[2].momentum, if worse { 0.0 } else { 0.9 }, "iteration {}", w[2].iter);
+    }
+    assert!(h.iter().filter(|r| r.momentum > 0.0).count() * 2 > h.len());
+    assert!(LinRfmParams::new(0.5).with_momentum(0.0).fit(&inst.observed).is_ok());
+    for m in [1.0, -0.1, f64::NAN] {
+        let e = LinRfmParams::new(0.5).with_momentum(m).fit(&inst.observed).unwrap_err();
+        assert!(e.to_string().contains("momentum"), "{e}");
+    }
+}
