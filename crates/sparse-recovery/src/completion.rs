@@ -160,8 +160,11 @@ pub struct LinRfmParams {
     /// lin-RFM contract slowly and almost linearly (the error falls by a near-constant factor per
     /// iteration), which is where momentum pays: `beta = 0.9` cuts the iterations to a relative
     /// error of 1e-2 on 2000 x 2000 / 5000 x 5000 rank-5 completion by 3-5x at no cost per
-    /// iteration. Momentum is dropped for one iteration (restart) whenever the stopping
-    /// criterion got worse, at iteration 0 and when the hold-out is merged.
+    /// iteration, and on the 500 x 500 headline instance (reference ridge schedule, hold-out
+    /// merged after the switch) by about 4x (alpha = 1) and 10x (alpha = 1/2) to an MSE of 1e-3.
+    /// Momentum is dropped for one iteration (restart) at iteration 0, when the hold-out is
+    /// merged, after any rise of the hold-out error and, without hold-out, when the relative
+    /// change of the prediction more than doubled.
     #[serde(default)]
     pub momentum: f64,
 }
@@ -539,8 +542,12 @@ pub(crate) fn run_iterations(
         let change = if t == 0 { 1.0 } else { (pass.change_sq / pass.pred_sq.max(f64::MIN_POSITIVE)).sqrt() };
         let val_rel = val.as_ref().map(|v| rel_mse_rows(v, &out));
         let crit = val_rel.unwrap_or(change);
-        // a NaN criterion (diverging fit) also restarts
-        restart = crit.is_nan() || crit > last_crit;
+        // restart on any rise of the hold-out error, but only when the change of the prediction
+        // (the criterion without hold-out) more than doubles: heavy-ball steps oscillate in length
+        // by nature, and restarting on every such wiggle throws the momentum away (on the 500 x 500
+        // headline about every other iteration, 780 instead of 180 iterations to MSE 1e-3)
+        let slack = if val_rel.is_some() { 1.0 } else { 2.0 };
+        restart = crit.is_nan() || crit > slack * last_crit;
         last_crit = crit;
         let improved = match (&best, val_rel) {
             (_, None) => true,

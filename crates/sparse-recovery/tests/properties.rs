@@ -317,6 +317,19 @@ fn momentum_accelerates_with_restarts() {
         assert_eq!(w[2].momentum, if worse { 0.0 } else { 0.9 }, "iteration {}", w[2].iter);
     }
     assert!(h.iter().filter(|r| r.momentum > 0.0).count() * 2 > h.len());
+    // after the hold-out is merged the criterion is the change of the prediction, which
+    // heavy-ball steps make oscillate: restart only when it more than doubles
+    let merged = base.clone().with_momentum(0.9).with_tol(1e-7).with_merge_after_switch(Some(1e-7));
+    let fit = merged.fit(&inst.observed).unwrap();
+    let h = &fit.history;
+    let m = h.iter().position(|r| r.val_rel_mse.is_nan()).expect("the hold-out is merged");
+    assert_eq!(h[m].momentum, 0.0);
+    for w in h[m..].windows(3) {
+        let restart = w[1].change > 2.0 * w[0].change;
+        assert_eq!(w[2].momentum, if restart { 0.0 } else { 0.9 }, "iteration {}", w[2].iter);
+    }
+    assert!(h[m..].iter().filter(|r| r.momentum > 0.0).count() * 2 > h.len() - m);
+    assert!(inst.unobserved_error(fit.prediction()).unwrap().relative < 1e-2);
     assert!(LinRfmParams::new(0.5).with_momentum(0.0).fit(&inst.observed).is_ok());
     for m in [1.0, -0.1, f64::NAN] {
         let e = LinRfmParams::new(0.5).with_momentum(m).fit(&inst.observed).unwrap_err();
