@@ -1061,7 +1061,7 @@ fn claims(
             (
                 rise > di_rise,
                 format!(
-                    "gradient ascent reaches DI's forgetting level (secret NLL {:.3}) between steps {} and {} (exact memorisation {:.1}% at step {}): retained ppl {:+.2}% (interpolated) vs DI {:+.2}%; after all {} GA steps: ppl {:+.1}%, format {:.1}%",
+                    "gradient ascent reaches DI's forgetting level (secret NLL {:.3}) between steps {} and {} (exact memorisation {:.1}% at step {}): retained ppl {:+.2}% (interpolated) vs DI {:+.2}%; after all {} GA steps: retained ppl {:.3} -> {:.3e}, format {:.1}%",
                     target,
                     ga_traj[k.saturating_sub(1)].step,
                     p1.step,
@@ -1070,7 +1070,8 @@ fn claims(
                     100.0 * rise,
                     100.0 * di_rise,
                     ga.steps,
-                    100.0 * (ga.after.retain_ppl / before.retain_ppl - 1.0),
+                    before.retain_ppl,
+                    ga.after.retain_ppl,
                     100.0 * ga.after.forget.format
                 ),
             )
