@@ -40,8 +40,9 @@
 //! `x_{k+1}` predicts `y_{k+1}` from `k` in-context examples, so one forward pass trains on (and
 //! evaluates) every prefix. [`Attention::Learned`] is the GPT baseline; the SGPT fixes
 //! `W_Q = W_K = W_V = I` and keeps the output projection, with l1-normalised linear attention
-//! ([`Attention::IdentityL1`], signed scores, main variant; [`Attention::IdentityL1Relu`], the
-//! relu of the scores, variant; both in [`l1_attention_forward`]) or softmax
+//! ([`Attention::IdentityL1`], signed scores; [`Attention::IdentityL1Relu`], the relu of the
+//! scores; [`Attention::IdentityL1Mixed`], signed scores in the even heads and relu scores in the
+//! odd ones, the `icl-scaling` binary's main SGPT; all in [`l1_attention_forward`]) or softmax
 //! ([`Attention::IdentitySoftmax`], ablation).
 //! [`IclTransformerConfig::attn_layer_norm`] `= false` drops the LayerNorm before attention (the
 //! SGPT of the paper drops a normalisation layer; which one is not documented, so it is an option).
@@ -433,7 +434,7 @@ pub enum Attention {
     /// Learned Q, K, V and output projections, softmax (the GPT baseline).
     Learned,
     /// `W_Q = W_K = W_V = I`, signed l1-normalised linear attention `s_ij / sum_k |s_ik|`
-    /// ([`L1Scores::Signed`]), learned output projection (the main SGPT).
+    /// ([`L1Scores::Signed`]), learned output projection (the literal reading of the paper's SGPT).
     IdentityL1,
     /// `W_Q = W_K = W_V = I`, l1-normalised non-negative linear attention
     /// `relu(s_ij) / sum_k relu(s_ik)` ([`L1Scores::Relu`]), learned output projection (SGPT
@@ -441,6 +442,9 @@ pub enum Attention {
     IdentityL1Relu,
     /// `W_Q = W_K = W_V = I`, softmax attention, learned output projection (SGPT ablation).
     IdentitySoftmax,
+    /// `W_Q = W_K = W_V = I`, l1-normalised linear attention with signed scores in the even heads
+    /// and relu scores in the odd heads ([`L1Scores::Mixed`]), learned output projection.
+    IdentityL1Mixed,
 }
 
 impl Attention {
@@ -451,6 +455,7 @@ impl Attention {
             Attention::IdentityL1 => "SGPT (identity QKV, l1 linear attn)",
             Attention::IdentityL1Relu => "SGPT-relu (identity QKV, l1-normalised relu linear attn)",
             Attention::IdentitySoftmax => "SGPT-softmax (identity QKV)",
+            Attention::IdentityL1Mixed => "SGPT-mixed (identity QKV, l1 linear attn, signed and relu heads)",
         }
     }
 }
@@ -516,16 +521,28 @@ pub enum L1Scores {
     /// the self-score `|h_i|^2 > 0` keeps the sum positive). A labelled variant.
     Relu,
     /// `a_ij = s_ij / sum_{k <= i} |s_ik|`: signed weights whose absolute values sum to 1 (not a
-    /// smoother: the weights themselves do not sum to 1). The main SGPT attention.
+    /// smoother: the weights themselves do not sum to 1).
     Signed,
+    /// [`L1Scores::Signed`] in the even heads (0, 2, ...) and [`L1Scores::Relu`] in the odd ones
+    /// (with one head, signed only): the signed map follows a linear task's sign, the relu cut
+    /// localises around the query as a non-linear task needs.
+    Mixed,
 }
 
 impl L1Scores {
+    /// The score map of head `hd`.
+    pub fn for_head(self, hd: usize) -> L1Scores {
+        match self {
+            L1Scores::Mixed if hd % 2 == 1 => L1Scores::Relu,
+            L1Scores::Mixed => L1Scores::Signed,
+            s => s,
+        }
+    }
     /// The weight numerator `phi(s)` (its l1 norm over the row is the normaliser).
     fn phi(self, v: f64) -> f64 {
         match self {
             L1Scores::Relu => v.max(0.0),
-            L1Scores::Signed => v,
+            L1Scores::Signed | L1Scores::Mixed => v,
         }
     }
 }
@@ -580,6 +597,7 @@ pub fn l1_attention_forward(
         .enumerate()
         .for_each(|(b, (((mut ob, sb), ab), nb))| {
             for hd in 0..heads {
+                let scores = scores.for_head(hd);
                 let hb = h.submatrix(b * t, hd * dh, t, dh);
                 let (s, a, norm) = (&mut sb[hd], &mut ab[hd], &mut nb[hd]);
                 gemm_seq(s.as_mut(), Accum::Replace, hb, hb.transpose(), 1.0);
@@ -619,6 +637,7 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
             let gb = g.submatrix(r, col, t, dh);
             let k = b * heads + hd;
             let (s, a, norm) = (&c.s[k], &c.a[k], &c.norm[k]);
+            let scores = c.scores.for_head(hd);
             let mut gdst = gb_out.as_mut().subcols_mut(col, dh);
             // value path
             gemm_seq(gdst.as_mut(), Accum::Replace, a.transpose(), gb, 1.0);
@@ -630,9 +649,9 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
                 let gc = gs.col_as_slice_mut(j);
                 gc[..j].fill(0.0);
                 for i in j..t {
-                    gc[i] = match c.scores {
+                    gc[i] = match scores {
                         // a_ij = s_ij / sum_k |s_ik|
-                        L1Scores::Signed => (gc[i] - sc[i].signum() * dot[i]) / norm[i],
+                        L1Scores::Signed | L1Scores::Mixed => (gc[i] - sc[i].signum() * dot[i]) / norm[i],
                         // a_ij = relu(s_ij) / sum_k relu(s_ik)
                         L1Scores::Relu => {
                             if sc[i] > 0.0 {
@@ -703,7 +722,7 @@ impl IclBlock {
                 Some(CausalSelfAttention::identity(dm, cfg.n_heads)?),
                 Some(Linear::new(dm, dm, false, seed.wrapping_add(3))?),
             ),
-            Attention::IdentityL1 | Attention::IdentityL1Relu => {
+            Attention::IdentityL1 | Attention::IdentityL1Relu | Attention::IdentityL1Mixed => {
                 (None, Some(Linear::new(dm, dm, false, seed.wrapping_add(3))?))
             }
         };
@@ -719,10 +738,10 @@ impl IclBlock {
             attn,
             wo,
             l1_heads: cfg.n_heads,
-            l1_scores: if cfg.attention == Attention::IdentityL1Relu {
-                L1Scores::Relu
-            } else {
-                L1Scores::Signed
+            l1_scores: match cfg.attention {
+                Attention::IdentityL1Relu => L1Scores::Relu,
+                Attention::IdentityL1Mixed => L1Scores::Mixed,
+                _ => L1Scores::Signed,
             },
             ln2: LayerNorm::new(dm)?,
             fc1: Linear::new(dm, cfg.d_ff, true, seed.wrapping_add(10))?,
@@ -1171,7 +1190,12 @@ mod tests {
         for (dm, layers, heads) in [(8, 1, 1), (16, 2, 2), (12, 3, 3)] {
             let cfg = IclTransformerConfig::new(3, dm, layers, heads, Attention::Learned);
             let gpt = IclTransformer::new(cfg.clone(), 0).unwrap();
-            for att in [Attention::IdentityL1, Attention::IdentityL1Relu, Attention::IdentitySoftmax] {
+            for att in [
+                Attention::IdentityL1,
+                Attention::IdentityL1Relu,
+                Attention::IdentityL1Mixed,
+                Attention::IdentitySoftmax,
+            ] {
                 let s =
                     IclTransformer::new(IclTransformerConfig { attention: att, ..cfg.clone() }, 0).unwrap();
                 assert_eq!(gpt.num_params() - s.num_params(), layers * 3 * dm * dm);
@@ -1190,9 +1214,13 @@ mod tests {
 
     #[test]
     fn transformers_are_causal() {
-        for att in
-            [Attention::Learned, Attention::IdentityL1, Attention::IdentityL1Relu, Attention::IdentitySoftmax]
-        {
+        for att in [
+            Attention::Learned,
+            Attention::IdentityL1,
+            Attention::IdentityL1Relu,
+            Attention::IdentityL1Mixed,
+            Attention::IdentitySoftmax,
+        ] {
             let t = IclTransformer::new(IclTransformerConfig::new(2, 8, 2, 2, att), 1).unwrap();
             let (x, y) = linear_prompts(2, 5, 2, 3);
             let (p, _) = t.forward(x.as_ref(), y.as_ref(), 5).unwrap();
@@ -1235,7 +1263,7 @@ mod tests {
     fn l1_attention_gradient_matches_finite_differences() {
         let h = linalg::random::gaussian_mat(10, 4, 2);
         let w = linalg::random::gaussian_mat(10, 4, 3);
-        for scores in [L1Scores::Signed, L1Scores::Relu] {
+        for scores in [L1Scores::Signed, L1Scores::Relu, L1Scores::Mixed] {
             for heads in [1, 2] {
                 let f = |h: &Mat<f64>| {
                     let (o, _) = l1_attention_forward(h.as_ref(), 5, heads, scores).unwrap();
@@ -1259,7 +1287,7 @@ mod tests {
     fn l1_attention_equals_the_explicit_formula() {
         // two sequences of length 6, width 4, two heads of 2 columns
         let h = linalg::random::gaussian_mat(12, 4, 11);
-        for scores in [L1Scores::Signed, L1Scores::Relu] {
+        for scores in [L1Scores::Signed, L1Scores::Relu, L1Scores::Mixed] {
             let (o, c) = l1_attention_forward(h.as_ref(), 6, 2, scores).unwrap();
             let mut negative = 0;
             for b in 0..2 {
@@ -1271,13 +1299,14 @@ mod tests {
                     for i in 0..6 {
                         let s: Vec<f64> = (0..=i).map(|j| dot(i, j)).collect();
                         negative += s.iter().filter(|v| **v < 0.0).count();
-                        let (num, z): (Vec<f64>, f64) = match scores {
-                            L1Scores::Signed => (s.clone(), s.iter().map(|v| v.abs()).sum()),
-                            L1Scores::Relu => {
-                                let r: Vec<f64> = s.iter().map(|v| v.max(0.0)).collect();
-                                let z = r.iter().sum();
-                                (r, z)
-                            }
+                        // mixed: head 0 signed, head 1 relu
+                        let relu = scores == L1Scores::Relu || (scores == L1Scores::Mixed && hd == 1);
+                        let (num, z): (Vec<f64>, f64) = if relu {
+                            let r: Vec<f64> = s.iter().map(|v| v.max(0.0)).collect();
+                            let z = r.iter().sum();
+                            (r, z)
+                        } else {
+                            (s.clone(), s.iter().map(|v| v.abs()).sum())
                         };
                         let z = z + L1_EPS;
                         let a = &c.a[b * 2 + hd];
@@ -1285,7 +1314,7 @@ mod tests {
                             let want = if j <= i { num[j] / z } else { 0.0 };
                             assert!((a[(i, j)] - want).abs() < 1e-14, "{scores:?} weight ({i}, {j})");
                         }
-                        if scores == L1Scores::Relu {
+                        if relu {
                             // non-negative weights summing to 1 (up to eps): a smoother
                             let total: f64 = (0..=i).map(|j| a[(i, j)]).sum();
                             assert!((total - 1.0).abs() < 1e-5, "weights sum to {total}");
@@ -1309,8 +1338,10 @@ mod tests {
             (Attention::IdentityL1, true),
             (Attention::IdentityL1Relu, true),
             (Attention::IdentitySoftmax, true),
+            (Attention::IdentityL1Mixed, true),
             (Attention::IdentityL1, false),
             (Attention::IdentityL1Relu, false),
+            (Attention::IdentityL1Mixed, false),
         ] {
             let cfg =
                 IclTransformerConfig { attn_layer_norm: ln, ..IclTransformerConfig::new(2, 4, 2, 2, att) };
