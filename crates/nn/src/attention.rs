@@ -7,9 +7,9 @@
 //! has no trainable parameters (the simplified transformers of the in-context-learning papers).
 use crate::error::{Result, check_nonzero, invalid};
 use crate::layers::{Linear, check_input};
-use crate::ops::check_shape;
+use crate::ops::{check_shape, gemm_seq};
 use crate::params::Parameters;
-use faer::{Accum, Mat, MatMut, MatRef};
+use faer::{Accum, Mat, MatRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -206,11 +206,6 @@ pub(crate) fn causal_row_dots(g: &Mat<f64>, a: &Mat<f64>, dot: &mut [f64]) {
             dot[i] += gc[i] * ac[i];
         }
     }
-}
-
-/// A small GEMM, always sequential (callers parallelise over sequences).
-fn gemm_seq(dst: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
-    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, faer::Par::Seq);
 }
 
 /// Row-wise softmax of the lower triangle of the square score matrix `s` in place (entries above

@@ -79,7 +79,7 @@ use crate::attention::{AttentionCache, CausalSelfAttention, causal_row_dots};
 use crate::error::{Result, check_nonzero, check_positive, invalid, mismatch};
 use crate::layers::{Activation, LayerNorm, LayerNormCache, Linear};
 use crate::mlp::Mlp;
-use crate::ops::{check_data, matmul};
+use crate::ops::{check_data, gemm_seq, matmul};
 use crate::optim::Optimizer;
 use crate::params::Parameters;
 use faer::{Accum, Mat, MatRef};
@@ -169,14 +169,10 @@ pub fn psi(x_ctx: MatRef<'_, f64>, y_ctx: &[f64], x_q: &[f64], kernel: PsiKernel
     let qq: f64 = x_q.iter().map(|v| v * v).sum();
     // weights of the context rows and of the query's own token
     let (w, wq): (Vec<f64>, f64) = match kernel {
-        PsiKernel::L1Linear => {
-            let s: Vec<f64> = (0..n).map(dot).collect();
+        PsiKernel::L1Linear | PsiKernel::L1Relu => {
+            let map = if kernel == PsiKernel::L1Relu { L1Scores::Relu } else { L1Scores::Signed };
+            let s: Vec<f64> = (0..n).map(|i| map.phi(dot(i))).collect();
             let norm = s.iter().map(|v| v.abs()).sum::<f64>() + qq;
-            if norm == 0.0 { (vec![0.0; n], 0.0) } else { (s.iter().map(|v| v / norm).collect(), qq / norm) }
-        }
-        PsiKernel::L1Relu => {
-            let s: Vec<f64> = (0..n).map(|i| dot(i).max(0.0)).collect();
-            let norm = s.iter().sum::<f64>() + qq;
             if norm == 0.0 { (vec![0.0; n], 0.0) } else { (s.iter().map(|v| v / norm).collect(), qq / norm) }
         }
         PsiKernel::Softmax { tau } => {
@@ -669,11 +665,6 @@ pub fn l1_attention_backward(c: &L1AttentionCache, g: MatRef<'_, f64>) -> Result
         }
     });
     Ok(gh)
-}
-
-/// A small GEMM, always sequential (callers parallelise over sequences).
-fn gemm_seq(dst: faer::MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
-    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, faer::Par::Seq);
 }
 
 /// One pre-LN block of an [`IclTransformer`].

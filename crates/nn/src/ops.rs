@@ -13,6 +13,18 @@ pub fn gemm(dst: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_
     faer::linalg::matmul::matmul(dst, accum, a, b, alpha, par);
 }
 
+/// `dst = alpha * a * b` or `dst += alpha * a * b` on the calling thread, for the small per-sequence
+/// products of callers that parallelise over sequences themselves.
+pub(crate) fn gemm_seq(
+    dst: MatMut<'_, f64>,
+    accum: Accum,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+) {
+    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, faer::Par::Seq);
+}
+
 /// `a * b` as a new matrix.
 pub fn matmul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());

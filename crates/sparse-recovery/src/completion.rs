@@ -511,6 +511,7 @@ pub(crate) fn run_iterations(
     let mut iters = 0;
     let mut t_iter = Instant::now();
     let mut scratch = RowPassScratch::default();
+    let precision = if opts.agop_f32 { AgopPrecision::F32 } else { AgopPrecision::F64 };
     // momentum restarts: none at iteration 0, after a worse stopping criterion and at the merge
     let mut restart = true;
     let mut last_crit = f64::INFINITY;
@@ -518,7 +519,6 @@ pub(crate) fn run_iterations(
         iters = t + 1;
         let beta = if restart { 0.0 } else { opts.momentum };
         std::mem::swap(&mut out, &mut prev);
-        let precision = if opts.agop_f32 { AgopPrecision::F32 } else { AgopPrecision::F64 };
         let pass = fit_rows_with_agop_in(
             &kernel,
             &train,

@@ -557,26 +557,33 @@ pub fn agop_rows(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
 /// Errors: as [`agop_rows`].
 pub fn agop_rows_f32(pred: &[f64], d1: usize, d2: usize) -> Result<Mat<f64>> {
     check_prediction(pred, d1, d2)?;
-    // the row-major prediction is the column-major Y^T (d2 x d1): read it contiguously
-    let yt = Mat::<f32>::from_fn(d2, d1, |j, i| pred[i * d2 + j] as f32);
-    let mut g32 = Mat::<f32>::zeros(d2, d2);
+    // the row-major prediction is the column-major Y^T (d2 x d1)
+    let mut y32 = vec![0.0f32; pred.len()];
+    round_to_f32(pred, &mut y32);
+    Ok(gram_f32(MatRef::from_column_major_slice(&y32, d2, d1), 1.0 / d1 as f64))
+}
+
+/// `scale * A A^T` with the GEMM in `f32` (lower triangle), widened to `f64` and mirrored.
+fn gram_f32(a: MatRef<'_, f32>, scale: f64) -> Mat<f64> {
+    let n = a.nrows();
+    let mut g32 = Mat::<f32>::zeros(n, n);
     matmul(
         g32.as_mut(),
         BlockStructure::TriangularLower,
         Accum::Replace,
-        yt.as_ref(),
+        a,
         BlockStructure::Rectangular,
-        yt.transpose(),
+        a.transpose(),
         BlockStructure::Rectangular,
         1.0f32,
         linalg::default_par(),
     );
-    let scale = 1.0 / d1 as f64;
-    Ok(Mat::from_fn(
-        d2,
-        d2,
-        |i, j| if i >= j { g32[(i, j)] as f64 * scale } else { g32[(j, i)] as f64 * scale },
-    ))
+    let mut g = Mat::<f64>::zeros(n, n);
+    for j in 0..n {
+        add_scaled_f32(&mut g.col_as_slice_mut(j)[j..], &g32.col_as_slice(j)[j..], scale);
+    }
+    mirror_lower(&mut g);
+    g
 }
 
 /// `scale * A^T A` (lower triangle by GEMM, then mirrored).
@@ -617,30 +624,12 @@ pub(crate) fn mirror_lower(g: &mut Mat<f64>) {
 
 /// [`sym_square`] with the GEMM in `f32` (input rounded, result widened to `f64`).
 pub fn sym_square_f32(a: &Mat<f64>) -> Mat<f64> {
-    let n = a.nrows();
-    let mut a32 = Mat::<f32>::zeros(n, a.ncols());
+    let mut a32 = Mat::<f32>::zeros(a.nrows(), a.ncols());
     for j in 0..a.ncols() {
         round_to_f32(a.col_as_slice(j), a32.col_as_slice_mut(j));
     }
-    let mut g32 = Mat::<f32>::zeros(n, n);
-    matmul(
-        g32.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        a32.as_ref(),
-        BlockStructure::Rectangular,
-        a32.as_ref(),
-        BlockStructure::Rectangular,
-        1.0f32,
-        linalg::default_par(),
-    );
-    let mut g = Mat::<f64>::zeros(n, n);
-    for j in 0..n {
-        let dst = &mut g.col_as_slice_mut(j)[j..];
-        add_scaled_f32(dst, &g32.col_as_slice(j)[j..], 1.0);
-    }
-    mirror_lower(&mut g);
-    g
+    // A A = A A^T for symmetric A
+    gram_f32(a32.as_ref(), 1.0)
 }
 
 /// `A A` for symmetric `A` (result symmetrised exactly).

@@ -169,30 +169,19 @@ impl L1ScoresArg {
             L1ScoresArg::Mixed => Attention::IdentityL1Mixed,
         }
     }
-    /// The main psi (one head: the mixed map's psi is the signed one).
+    /// The single maps of the main psi and of its variant (psi is one head: the mixed map's psi
+    /// is the signed one).
+    fn psi_maps(self) -> (Self, Self) {
+        match self {
+            L1ScoresArg::Relu => (L1ScoresArg::Relu, L1ScoresArg::Signed),
+            L1ScoresArg::Signed | L1ScoresArg::Mixed => (L1ScoresArg::Signed, L1ScoresArg::Relu),
+        }
+    }
+    /// The psi kernel of the main psi.
     fn psi(self) -> PsiKernel {
-        match self {
+        match self.psi_maps().0 {
             L1ScoresArg::Relu => PsiKernel::L1Relu,
-            L1ScoresArg::Signed | L1ScoresArg::Mixed => PsiKernel::L1Linear,
-        }
-    }
-    /// The psi variant.
-    fn psi_other(self) -> PsiKernel {
-        match self {
-            L1ScoresArg::Relu => PsiKernel::L1Linear,
-            L1ScoresArg::Signed | L1ScoresArg::Mixed => PsiKernel::L1Relu,
-        }
-    }
-    fn psi_name(self) -> &'static str {
-        match self {
-            L1ScoresArg::Relu => "relu",
-            L1ScoresArg::Signed | L1ScoresArg::Mixed => "signed",
-        }
-    }
-    fn psi_other_name(self) -> &'static str {
-        match self {
-            L1ScoresArg::Relu => "signed",
-            L1ScoresArg::Signed | L1ScoresArg::Mixed => "relu",
+            _ => PsiKernel::L1Linear,
         }
     }
     fn name(self) -> &'static str {
@@ -656,7 +645,7 @@ pub fn run(args: &IclScalingArgs, common: &CommonArgs) -> anyhow::Result<ExitCod
     let t0 = std::time::Instant::now();
     let kernels = [
         (PSI.to_string(), cfg.sgpt_scores.psi()),
-        (PSI_VARIANT.to_string(), cfg.sgpt_scores.psi_other()),
+        (PSI_VARIANT.to_string(), cfg.sgpt_scores.psi_maps().1.psi()),
         ("psi softmax (exp kernel)".to_string(), PsiKernel::Softmax { tau: 1.0 }),
         ("psi Hilbert kernel".to_string(), PsiKernel::Hilbert),
         ("psi linear 1/n (one GD step)".to_string(), PsiKernel::Linear),
@@ -934,12 +923,12 @@ fn claims(report: &mut Report, cfg: &IclScalingConfig, get: Lookup<'_>, get_sq: 
             "psi (l1-normalised {} linear attention, no training) NMSE over {ns}: {} at every T in {{{}}}; context gain {:.2} (need >= {SCALING_GAIN}); \
              largest task gain at any n {:.2} (no parameters: the same predictor for every T); \
              {} l1 scores: {}; exp-kernel smoother: {}; Hilbert smoother: {}",
-            cfg.sgpt_scores.psi_name(),
+            cfg.sgpt_scores.psi_maps().0.name(),
             curve_at(&cfg.n_values, PSI, t_max),
             cfg.pool_sizes.iter().map(|t| pool_label(*t)).collect::<Vec<_>>().join(","),
             psi_ctx,
             spread,
-            cfg.sgpt_scores.psi_other_name(),
+            cfg.sgpt_scores.psi_maps().1.name(),
             curve_at(&cfg.n_values, PSI_VARIANT, t_max),
             curve_at(&cfg.n_values, "psi softmax (exp kernel)", t_max),
             curve_at(&cfg.n_values, "psi Hilbert kernel", t_max),

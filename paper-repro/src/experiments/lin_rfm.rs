@@ -101,10 +101,8 @@ impl LinRfmArgs {
         {
             bail!("--alpha must be a finite number in (0, 16], got {a}");
         }
-        if let Some(m) = self.momentum
-            && !(m.is_finite() && (0.0..1.0).contains(&m))
-        {
-            bail!("--momentum must be in [0, 1), got {m}");
+        if let Some(m) = self.momentum {
+            LinRfmParams::default().with_momentum(m).validate().context("--momentum")?;
         }
         if let Some(f) = self.obs_frac
             && !(f.is_finite() && f > 0.0 && f <= 1.0)
@@ -533,6 +531,8 @@ fn headline(
     // the authors' algorithm at `alpha` and 1/2, then the same with momentum (ours)
     let alphas: Vec<f64> = if alpha == 0.5 { vec![0.5] } else { vec![alpha, 0.5] };
     let betas: Vec<f64> = if momentum > 0.0 { vec![0.0, momentum] } else { vec![0.0] };
+    // the exponent of each lin-RFM run (for the authors' reference figures)
+    let mut run_alphas = Vec::new();
     for &beta in &betas {
         for &a in &alphas {
             // the hold-out steers the ridge schedule, then goes back into the fit (near the
@@ -545,14 +545,11 @@ fn headline(
                 .with_agop_f32(a == 0.5 || a == 1.0)
                 .with_momentum(beta)
                 .with_seed(seed);
-            let label = if beta > 0.0 {
-                format!("lin-RFM alpha={a} momentum={beta}")
-            } else {
-                format!("lin-RFM alpha={a}")
-            };
+            let label = format!("lin-RFM alpha={a}{}", momentum_suffix(beta));
             let (s, c) = run_lin_rfm(&inst, &params, target, &label, None)?;
             curves.push((s.method.clone(), c));
             runs.push(s);
+            run_alphas.push(a);
         }
     }
     let si = SoftImputeParams::default()
@@ -583,9 +580,7 @@ fn headline(
     report.set("headline", &runs);
     if !sc.quick {
         let refs = [(1.0, 44.0, 614usize), (0.5, 82.0, 2121usize)];
-        for s in &runs[..runs.len() - 1] {
-            let rest = s.method.trim_start_matches("lin-RFM alpha=");
-            let a: f64 = rest.split(' ').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        for (s, &a) in runs.iter().zip(&run_alphas) {
             if let Some(&(_, t_ref, it_ref)) = refs.iter().find(|x| x.0 == a) {
                 report.note(format!(
                     "{}: MSE 1e-3 on the unobserved entries after {} iterations, {} (authors' numpy code: {it_ref} iterations, {t_ref} s with oracle stopping; speed-up {})",
@@ -968,7 +963,7 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64, momentum: f64) -> anyh
     let (lin, lc) =
         run_lin_rfm(&inst, &svd_free_params(max_iters, seed), target, "SVD-free lin-RFM alpha=1/2", None)?;
     let accelerated = if momentum > 0.0 {
-        let label = format!("SVD-free lin-RFM alpha=1/2 momentum={momentum}");
+        let label = format!("SVD-free lin-RFM alpha=1/2{}", momentum_suffix(momentum));
         let p = svd_free_params(max_iters, seed).with_momentum(momentum);
         Some(run_lin_rfm(&inst, &p, target, &label, None)?)
     } else {
@@ -1042,6 +1037,11 @@ fn speed_race(report: &mut Report, sc: &Scale, seed: u64, momentum: f64) -> anyh
     Ok(())
 }
 
+/// `" momentum=beta"` for run labels (empty without momentum).
+fn momentum_suffix(beta: f64) -> String {
+    if beta > 0.0 { format!(" momentum={beta}") } else { String::new() }
+}
+
 /// The SVD-free configuration of the speed race and the scale runs: alpha = 1/2 with a geometric
 /// epsilon (`K = G + eps I`, eps from the mean eigenvalue down by 0.9 per iteration: no
 /// decomposition needed), reference ridge schedule, patience 200, and the AGOP GEMM in `f32`
@@ -1095,12 +1095,7 @@ fn scale(report: &mut Report, sc: &Scale, seed: u64, full: bool, momentum: f64) 
             }
             c
         })?;
-        let label = if momentum > 0.0 {
-            format!("SVD-free lin-RFM {d}x{d} momentum={momentum}")
-        } else {
-            format!("SVD-free lin-RFM {d}x{d}")
-        };
-        let s = tr.summary(&label, &fit)?;
+        let s = tr.summary(&format!("SVD-free lin-RFM {d}x{d}{}", momentum_suffix(momentum)), &fit)?;
         let limit = if d <= 2000 { 120.0 } else { 900.0 };
         let pass = s.test_rel_err <= 1e-2 && s.seconds <= limit;
         ok &= pass;
